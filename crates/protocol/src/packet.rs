@@ -1,0 +1,189 @@
+//! Packets: keepalives, controls with their replies, and srvid messages.
+//!
+//! Append-only: new variants go at the end of each enum (postcard encodes
+//! the variant by position).
+
+use crate::types::{DebugLevel, NodeMap, Pnn, RecMode, RunState, Uptime, VnnMap};
+use serde::{Deserialize, Serialize};
+
+/// Everything that travels in a frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Packet {
+    /// Node transport only: liveness, sent every `KeepaliveInterval`.
+    Keepalive(Keepalive),
+    /// A request for the daemon addressed by `dest`.
+    Control(ControlRequest),
+    /// The answer to a [`ControlRequest`] with the same `reqid`.
+    Reply(ControlReply),
+    /// A one-way message to whoever registered `srvid` on the destination.
+    Message(Message),
+}
+
+/// Keepalive payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Keepalive {
+    /// Sender's version, `major << 16 | minor`.
+    pub version: u32,
+    /// Milliseconds since the sender started.
+    pub uptime_ms: u64,
+}
+
+/// A control: a remote procedure call on one daemon.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ControlRequest {
+    /// Chosen by the sender; echoed in the reply.
+    pub reqid: u32,
+    /// Sending node, or [`Pnn::UNKNOWN`] from a local client.
+    pub src: Pnn,
+    /// Node that must execute it, or [`Pnn::CURRENT`].
+    pub dest: Pnn,
+    pub control: Control,
+}
+
+/// The reply to a control.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ControlReply {
+    pub reqid: u32,
+    /// Node that executed the control.
+    pub src: Pnn,
+    pub result: Result<ReplyData, ControlError>,
+}
+
+/// A failed control: an errno-style code and a message for the operator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ControlError {
+    pub code: i32,
+    pub message: String,
+}
+
+impl ControlError {
+    pub fn new(code: i32, message: impl Into<String>) -> Self {
+        ControlError { code, message: message.into() }
+    }
+}
+
+impl std::fmt::Display for ControlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ControlError {}
+
+/// One-way message addressed by service id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub srvid: u64,
+    pub src: Pnn,
+    /// A node, or one of the broadcast pseudo-nodes.
+    pub dest: Pnn,
+    pub data: Vec<u8>,
+}
+
+/// Controls understood by rctdbd.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Control {
+    /// Liveness; replies [`ReplyData::Ping`].
+    Ping,
+    /// Replies [`ReplyData::Pnn`].
+    GetPnn,
+    /// Replies [`ReplyData::NodeMap`] as this node sees the cluster.
+    GetNodeMap,
+    /// Replies [`ReplyData::VnnMap`].
+    GetVnnMap,
+    /// Replies [`ReplyData::RecMode`].
+    GetRecMode,
+    /// Replies [`ReplyData::Uptime`].
+    GetUptime,
+    /// Replies [`ReplyData::RunState`].
+    GetRunState,
+    /// Replies [`ReplyData::Pid`].
+    GetPid,
+    /// Replies [`ReplyData::DebugLevel`].
+    GetDebug,
+    /// Change the daemon's log level at run time.
+    SetDebug(DebugLevel),
+    /// Replies [`ReplyData::Tunables`]: every live tunable in listing order.
+    ListTunables,
+    /// Replies [`ReplyData::Tunable`]; the name is case-insensitive.
+    GetTunable(String),
+    /// Set a tunable on this node; the value is parsed by the daemon.
+    SetTunable { name: String, value: String },
+    /// Re-read the `nodes` file and apply additions and deletions.
+    ReloadNodesFile,
+    /// Replies [`ReplyData::NodeMap`] built from the `nodes` file on disk
+    /// (flags only DELETED), so `reloadnodes` can compare nodes' files.
+    GetNodesFile,
+    /// Stop the daemon cleanly; replies before it goes.
+    Shutdown,
+    /// Deliver messages for this srvid to the calling client.
+    RegisterSrvid(u64),
+    /// Stop delivering messages for this srvid to the calling client.
+    DeregisterSrvid(u64),
+    /// Replies [`ReplyData::Pnn`]: the last leader this node heard of, or
+    /// [`Pnn::UNKNOWN`].
+    GetLeader,
+}
+
+impl Control {
+    /// The control's name as printed in errors.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Control::Ping => "PING",
+            Control::GetPnn => "GET_PNN",
+            Control::GetNodeMap => "GET_NODEMAP",
+            Control::GetVnnMap => "GETVNNMAP",
+            Control::GetRecMode => "GET_RECMODE",
+            Control::GetUptime => "UPTIME",
+            Control::GetRunState => "GET_RUNSTATE",
+            Control::GetPid => "GET_PID",
+            Control::GetDebug => "GET_DEBUG",
+            Control::SetDebug(_) => "SET_DEBUG",
+            Control::ListTunables => "LIST_TUNABLES",
+            Control::GetTunable(_) => "GET_TUNABLE",
+            Control::SetTunable { .. } => "SET_TUNABLE",
+            Control::ReloadNodesFile => "RELOAD_NODES_FILE",
+            Control::GetNodesFile => "GET_NODES_FILE",
+            Control::Shutdown => "SHUTDOWN",
+            Control::RegisterSrvid(_) => "REGISTER_SRVID",
+            Control::DeregisterSrvid(_) => "DEREGISTER_SRVID",
+            Control::GetLeader => "GET_LEADER",
+        }
+    }
+}
+
+/// Successful control results.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReplyData {
+    /// Done; nothing to return.
+    None,
+    Ping { num_clients: u32 },
+    Pnn(Pnn),
+    NodeMap(NodeMap),
+    VnnMap(VnnMap),
+    RecMode(RecMode),
+    Uptime(Uptime),
+    RunState(RunState),
+    Pid(u32),
+    DebugLevel(DebugLevel),
+    /// `(canonical name, raw value)`; timing tunables are in milliseconds.
+    Tunables(Vec<(String, u64)>),
+    /// A raw tunable value; timing tunables are in milliseconds.
+    Tunable(u64),
+}
+
+/// Well-known service ids (CTDB's values where CTDB has one).
+pub mod srvid {
+    /// Leader broadcast: payload is the leader's PNN (u32 LE).
+    pub const LEADER: u64 = 0xF101_0000_0000_0000;
+    /// Message election data.
+    pub const ELECTION: u64 = 0xF100_0000_0000_0000;
+    /// Ask the leader for a takeover run.
+    pub const TAKEOVER_RUN: u64 = 0xFB00_0000_0000_0000;
+    /// rctdbd tells its recoverd that its own flags changed.
+    pub const PUSH_NODE_FLAGS: u64 = 0xF900_0000_0000_0000;
+    /// rctdbd tells its recoverd to reload the nodes file.
+    pub const RELOAD_NODES: u64 = 0xFA00_0000_0000_0000;
+    /// Base of the range from which clients pick private reply srvids.
+    pub const CLIENT_BASE: u64 = 0xBE00_0000_0000_0000;
+}

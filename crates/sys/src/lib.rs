@@ -1,0 +1,1 @@
+//! The few unsafe system calls rctdb needs, each behind a safe function.
