@@ -7,8 +7,8 @@
 #![forbid(unsafe_code)]
 
 use rctdb_protocol::{
-    Control, ControlError, ControlRequest, DebugLevel, FrameBuffer, FrameError, Message, NodeMap, Packet, Pnn,
-    RecMode, ReplyData, RunState, Uptime, VnnMap, encode,
+    encode, Control, ControlError, ControlRequest, DebugLevel, FrameBuffer, FrameError, Message,
+    NodeMap, Packet, Pnn, RecMode, ReplyData, RunState, Uptime, VnnMap,
 };
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -33,7 +33,10 @@ pub enum ClientError {
     #[error("Control {control} timed out")]
     Timeout { control: &'static str },
     #[error("{err}")]
-    Control { control: &'static str, err: ControlError },
+    Control {
+        control: &'static str,
+        err: ControlError,
+    },
     #[error("Control {control} got an unexpected reply")]
     Unexpected { control: &'static str },
 }
@@ -54,7 +57,9 @@ pub fn default_socket_path() -> PathBuf {
     if let Some(s) = std::env::var_os("RCTDB_SOCKET") {
         return PathBuf::from(s);
     }
-    let rundir = std::env::var_os("RCTDB_RUNDIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/run/rctdb"));
+    let rundir = std::env::var_os("RCTDB_RUNDIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/run/rctdb"));
     rundir.join("rctdbd.socket")
 }
 
@@ -70,9 +75,17 @@ pub struct Client {
 impl Client {
     /// Connect to the daemon listening on `path`.
     pub fn connect(path: &Path) -> Result<Client, ClientError> {
-        let stream =
-            UnixStream::connect(path).map_err(|source| ClientError::Connect { path: path.to_path_buf(), source })?;
-        Ok(Client { stream, frames: FrameBuffer::new(), next_reqid: 1, timeout: DEFAULT_TIMEOUT, messages: VecDeque::new() })
+        let stream = UnixStream::connect(path).map_err(|source| ClientError::Connect {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(Client {
+            stream,
+            frames: FrameBuffer::new(),
+            next_reqid: 1,
+            timeout: DEFAULT_TIMEOUT,
+            messages: VecDeque::new(),
+        })
     }
 
     /// Per-call timeout for later calls.
@@ -85,14 +98,21 @@ impl Client {
         let name = control.name();
         let reqid = self.next_reqid;
         self.next_reqid = self.next_reqid.wrapping_add(1).max(1);
-        let req = Packet::Control(ControlRequest { reqid, src: Pnn::UNKNOWN, dest, control });
+        let req = Packet::Control(ControlRequest {
+            reqid,
+            src: Pnn::UNKNOWN,
+            dest,
+            control,
+        });
         self.stream.write_all(&encode(&req))?;
         let deadline = Instant::now() + self.timeout;
         loop {
             match self.next_packet(deadline)? {
                 None => return Err(ClientError::Timeout { control: name }),
                 Some(Packet::Reply(r)) if r.reqid == reqid => {
-                    return r.result.map_err(|err| ClientError::Control { control: name, err });
+                    return r
+                        .result
+                        .map_err(|err| ClientError::Control { control: name, err });
                 }
                 Some(Packet::Message(m)) => self.messages.push_back(m),
                 Some(_) => {}
@@ -101,8 +121,18 @@ impl Client {
     }
 
     /// Send a one-way message through the daemon.
-    pub fn send_message(&mut self, dest: Pnn, srvid: u64, data: Vec<u8>) -> Result<(), ClientError> {
-        let m = Packet::Message(Message { srvid, src: Pnn::UNKNOWN, dest, data });
+    pub fn send_message(
+        &mut self,
+        dest: Pnn,
+        srvid: u64,
+        data: Vec<u8>,
+    ) -> Result<(), ClientError> {
+        let m = Packet::Message(Message {
+            srvid,
+            src: Pnn::UNKNOWN,
+            dest,
+            data,
+        });
         self.stream.write_all(&encode(&m))?;
         Ok(())
     }
@@ -137,7 +167,14 @@ impl Client {
             match self.stream.read(&mut buf) {
                 Ok(0) => return Err(ClientError::Closed),
                 Ok(n) => self.frames.extend(&buf[..n]),
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => return Ok(None),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Ok(None)
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e.into()),
             }

@@ -1,3 +1,172 @@
-fn main() {
-    println!("Hello, world!");
+//! rctdbd: the rctdb main daemon.
+//!
+//! Start-up order: read and validate every configuration file (errors name
+//! file and line and exit non-zero before anything is touched), set up
+//! logging, bind the node-transport listener and the control socket (bind
+//! errors also reach the terminal), then detach unless `--interactive`,
+//! write the pid file and run the event loop.
+#![forbid(unsafe_code)]
+
+mod liveness;
+mod logging;
+mod net;
+mod nodes;
+mod server;
+
+use log::{error, info, warn};
+use rctdb_config::{Conf, LogLocation, Nodes, Paths, Tunables};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::process::ExitCode;
+
+const USAGE: &str = "Usage: rctdbd [-i|--interactive]\n\
+\n\
+Runs the rctdb main daemon. Configuration is read from $RCTDB_BASE (default\n\
+/etc/rctdb); the control socket and pid file go to $RCTDB_RUNDIR (default\n\
+/run/rctdb); state to $RCTDB_VARDIR (default /var/lib/rctdb).\n\
+\n\
+  -i, --interactive   stay in the foreground and log to stderr\n\
+  -h, --help          show this help\n\
+  -V, --version       show the version\n";
+
+fn main() -> ExitCode {
+    let mut interactive = false;
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "-i" | "--interactive" => interactive = true,
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            "-V" | "--version" => {
+                println!("rctdbd version {}", env!("CARGO_PKG_VERSION"));
+                return ExitCode::SUCCESS;
+            }
+            other => {
+                eprintln!("rctdbd: unknown argument '{other}'\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    match start(interactive) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            // Before logging is up (or before detaching) the terminal is
+            // the only place an operator sees this.
+            eprintln!("rctdbd: {msg}");
+            if log::max_level() != log::LevelFilter::Off {
+                error!("{msg}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn start(interactive: bool) -> Result<(), String> {
+    let paths = Paths::from_env();
+    let (conf, warnings) = Conf::load(&paths.conf_file()).map_err(|e| e.to_string())?;
+    let nodes = Nodes::load(&paths.nodes_file()).map_err(|e| e.to_string())?;
+    let tunables = Tunables::load(&paths.tunables_file()).map_err(|errs| {
+        errs.iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
+
+    let log_file = match (&conf.logging.location, interactive) {
+        (_, true) | (LogLocation::Stderr, _) => None,
+        (LogLocation::File(p), false) => Some(p.clone()),
+        (LogLocation::Syslog, false) => {
+            return Err(format!(
+                "{}: [logging] location = syslog is not supported; use file:PATH",
+                paths.conf_file().display()
+            ));
+        }
+    };
+    logging::init("rctdbd", log_file.as_deref(), conf.logging.level)
+        .map_err(|e| format!("cannot start logging: {e}"))?;
+    for w in &warnings {
+        warn!("{w}");
+    }
+
+    let port = conf.cluster.transport_port;
+    let (own_pnn, own_addr, tcp_listener) = match conf.cluster.node_address {
+        Some(addr) => {
+            let pnn = nodes.pnn_of(addr).ok_or_else(|| {
+                format!(
+                    "{}: [cluster] node address {addr} is not in {}",
+                    paths.conf_file().display(),
+                    paths.nodes_file().display()
+                )
+            })?;
+            let l = net::listen(addr, port)
+                .map_err(|e| format!("Failed to bind to {addr}:{port}: {e}"))?;
+            (pnn, addr, l)
+        }
+        None => net::auto_bind(&nodes, port)?,
+    };
+    let unix_listener = bind_control_socket(&paths.socket())?;
+    let (signals_rx, signals_tx) = UnixStream::pair().map_err(|e| format!("signal pipe: {e}"))?;
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        let tx = signals_tx
+            .try_clone()
+            .map_err(|e| format!("signal pipe: {e}"))?;
+        signal_hook::low_level::pipe::register(sig, tx)
+            .map_err(|e| format!("signal handler: {e}"))?;
+    }
+    // A client that goes away mid-reply must not kill us.
+    let _ = signal_hook::flag::register(signal_hook::consts::SIGPIPE, std::sync::Arc::default());
+
+    if !interactive {
+        nix::unistd::daemon(false, false).map_err(|e| format!("cannot detach: {e}"))?;
+    }
+    let pid_file = paths.pid_file();
+    std::fs::write(&pid_file, format!("{}\n", std::process::id()))
+        .map_err(|e| format!("{}: cannot write pid file: {e}", pid_file.display()))?;
+
+    let socket_path = paths.socket();
+    let setup = server::Setup {
+        paths,
+        nodes,
+        tunables,
+        own_pnn,
+        own_addr,
+        port,
+        tcp_listener,
+        unix_listener,
+        signals: signals_rx,
+    };
+    let result = server::Daemon::new(setup).and_then(|mut d| d.run());
+    let _ = std::fs::remove_file(&socket_path);
+    let _ = std::fs::remove_file(&pid_file);
+    result.map_err(|e| format!("event loop failed: {e}"))?;
+    info!("rctdbd exiting");
+    Ok(())
+}
+
+/// Bind the control socket, owner-only. A stale socket file is replaced,
+/// but not one a running daemon still answers on.
+fn bind_control_socket(path: &Path) -> Result<UnixListener, String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    if path.exists() {
+        if UnixStream::connect(path).is_ok() {
+            return Err(format!(
+                "{}: another rctdbd is already running on this socket",
+                path.display()
+            ));
+        }
+        std::fs::remove_file(path)
+            .map_err(|e| format!("{}: cannot remove stale socket: {e}", path.display()))?;
+    }
+    // No window in which the socket is reachable by others.
+    let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    let bound = UnixListener::bind(path);
+    nix::sys::stat::umask(old);
+    let l = bound.map_err(|e| format!("{}: cannot bind control socket: {e}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| format!("{}: cannot set mode 0600: {e}", path.display()))?;
+    Ok(l)
 }

@@ -1,1 +1,111 @@
 //! The few unsafe system calls rctdb needs, each behind a safe function.
+//!
+//! Every other crate is `#![forbid(unsafe_code)]`; anything that needs
+//! `libc` directly lives here, small and documented.
+
+use std::io;
+
+/// Broken-down local time, as `localtime_r` gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalTime {
+    pub year: i32,
+    /// 1-12
+    pub month: u32,
+    /// 1-31
+    pub day: u32,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+    /// 0 = Sunday
+    pub weekday: u32,
+    /// Offset from UTC in seconds.
+    pub utc_offset: i64,
+}
+
+/// Convert seconds since the epoch to local time (honours `TZ`).
+pub fn local_time(secs: i64) -> LocalTime {
+    let t: libc::time_t = secs as libc::time_t;
+    // SAFETY: `tm` is plain old data, fully written by localtime_r on
+    // success; both pointers are valid for the duration of the call.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let ok = unsafe { !libc::localtime_r(&t, &mut tm).is_null() };
+    if !ok {
+        return LocalTime {
+            year: 1970,
+            month: 1,
+            day: 1,
+            hour: 0,
+            minute: 0,
+            second: 0,
+            weekday: 4,
+            utc_offset: 0,
+        };
+    }
+    LocalTime {
+        year: tm.tm_year + 1900,
+        month: (tm.tm_mon + 1) as u32,
+        day: tm.tm_mday as u32,
+        hour: tm.tm_hour as u32,
+        minute: tm.tm_min as u32,
+        second: tm.tm_sec as u32,
+        weekday: tm.tm_wday as u32,
+        utc_offset: tm.tm_gmtoff,
+    }
+}
+
+/// `ctime(3)` text without the trailing newline: `Thu Oct 29 10:38:54 2009`.
+pub fn ctime(secs: i64) -> String {
+    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let t = local_time(secs);
+    format!(
+        "{} {} {:2} {:02}:{:02}:{:02} {}",
+        DAYS[t.weekday as usize % 7],
+        MONTHS[(t.month as usize + 11) % 12],
+        t.day,
+        t.hour,
+        t.minute,
+        t.second,
+        t.year
+    )
+}
+
+/// Make this process a child subreaper: orphaned descendants (the
+/// background children of an event script, say) are re-parented to us, so
+/// our `waitpid` loop reaps them and nothing escapes as a zombie of init.
+pub fn set_child_subreaper() -> io::Result<()> {
+    // SAFETY: PR_SET_CHILD_SUBREAPER takes one integer argument.
+    let r = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong, 0, 0, 0) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Ask the kernel to send `signal` to this process when its parent dies.
+pub fn set_parent_death_signal(signal: i32) -> io::Result<()> {
+    // SAFETY: PR_SET_PDEATHSIG takes one integer argument.
+    let r = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, signal as libc::c_ulong, 0, 0, 0) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ctime_of_a_known_instant_in_utc() {
+        // SAFETY-free: TZ is read by localtime_r via tzset on each call in glibc.
+        // SAFETY: single-threaded test process section; set_var is unsafe in 2024 edition only.
+        unsafe { std::env::set_var("TZ", "UTC") };
+        assert_eq!(ctime(1_256_813_934), "Thu Oct 29 10:58:54 2009");
+        assert_eq!(ctime(0), "Thu Jan  1 00:00:00 1970");
+    }
+}

@@ -1,0 +1,1146 @@
+//! The event loop of rctdbd: the only `mio::Poll` in the process.
+//!
+//! It moves bytes and time and nothing else: link verdicts come from
+//! [`crate::liveness`], flags from [`crate::nodes`], control results from
+//! [`Daemon::execute`]. Nothing here blocks: every socket is non-blocking,
+//! every wait is a deadline folded into the poll timeout.
+
+use crate::liveness::{LinkAction, LinkEvent, PeerLink};
+use crate::logging;
+use crate::net;
+use crate::nodes::NodeTable;
+use log::{debug, error, info, trace, warn};
+use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use mio::{Events, Interest, Poll, Token};
+use rctdb_config::{Nodes, Paths, Tunable, Tunables};
+use rctdb_protocol::{
+    encode, srvid, Control, ControlError, ControlReply, ControlRequest, FrameBuffer, Generation,
+    Keepalive, Message, NodeFlags, Packet, Pnn, RecMode, ReplyData, RunState, Uptime, VnnMap,
+};
+use std::collections::{HashMap, HashSet};
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const SIGNALS: Token = Token(0);
+const TCP_LISTENER: Token = Token(1);
+const UNIX_LISTENER: Token = Token(2);
+const FIRST_CONN: usize = 16;
+
+/// A connect attempt that has not completed within this is retried.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Wait after a failed connect before the next attempt.
+const CONNECT_RETRY: Duration = Duration::from_secs(1);
+/// A peer or client that lets this much output pile up is dropped.
+const MAX_QUEUED: usize = 16 << 20;
+/// errno-style codes in control errors.
+const ENOENT: i32 = 2;
+const EIO: i32 = 5;
+const EINVAL: i32 = 22;
+const ETIMEDOUT: i32 = 110;
+const ENOTCONN: i32 = 107;
+const EOPNOTSUPP: i32 = 95;
+
+/// Everything rctdbd needs to start its loop.
+pub struct Setup {
+    pub paths: Paths,
+    pub nodes: Nodes,
+    pub tunables: Tunables,
+    pub own_pnn: Pnn,
+    pub own_addr: IpAddr,
+    pub port: u16,
+    pub tcp_listener: std::net::TcpListener,
+    pub unix_listener: std::os::unix::net::UnixListener,
+    /// Read end of the signal self-pipe (SIGTERM, SIGINT).
+    pub signals: std::os::unix::net::UnixStream,
+}
+
+enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Stream {
+    fn source(&mut self) -> &mut dyn mio::event::Source {
+        match self {
+            Stream::Tcp(s) => s,
+            Stream::Unix(s) => s,
+        }
+    }
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Unix(s) => s.read(buf),
+        }
+    }
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            Stream::Unix(s) => s.write(buf),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ConnKind {
+    /// A local client on the control socket.
+    Client,
+    /// Our connection to a peer, still connecting.
+    Connecting(Pnn),
+    /// Our connection to a peer: we only send on it.
+    Outgoing(Pnn),
+    /// A peer's connection to us: we only receive on it.
+    Incoming(Pnn),
+}
+
+struct Conn {
+    kind: ConnKind,
+    stream: Stream,
+    frames: FrameBuffer,
+    out: Vec<u8>,
+    out_pos: usize,
+    writable: bool,
+    /// Where the connection came from, for log messages.
+    label: String,
+}
+
+/// Transport state of one peer.
+#[derive(Default)]
+struct Peer {
+    link: PeerLink,
+    outgoing: Option<Token>,
+    incoming: Option<Token>,
+    /// Connect in flight, started at this instant.
+    connecting: Option<(Token, Instant)>,
+    /// Next connect attempt.
+    retry_at: Option<Instant>,
+}
+
+/// A control forwarded to a peer on behalf of a local client.
+struct Forward {
+    client: Token,
+    client_reqid: u32,
+    dest: Pnn,
+    name: &'static str,
+    deadline: Instant,
+}
+
+/// Who sent a control.
+#[derive(Clone, Copy)]
+enum Origin {
+    Client(Token),
+    Peer(Pnn),
+}
+
+pub struct Daemon {
+    poll: Poll,
+    tcp_listener: TcpListener,
+    unix_listener: UnixListener,
+    signals: UnixStream,
+    paths: Paths,
+    own_addr: IpAddr,
+    port: u16,
+    conns: HashMap<Token, Conn>,
+    next_token: usize,
+    peers: HashMap<Pnn, Peer>,
+    nodes: NodeTable,
+    tunables: Tunables,
+    forwards: HashMap<u32, Forward>,
+    next_forward: u32,
+    /// srvid -> clients that registered it.
+    srvids: HashMap<u64, HashSet<Token>>,
+    leader: Pnn,
+    start_wall: SystemTime,
+    start: Instant,
+    next_keepalive: Instant,
+    stopping: bool,
+}
+
+fn micros(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+/// Our version for keepalives: `major << 16 | minor`.
+fn version_word() -> u32 {
+    let mut it = env!("CARGO_PKG_VERSION")
+        .split('.')
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let major = it.next().unwrap_or(0);
+    let minor = it.next().unwrap_or(0);
+    (major << 16) | (minor & 0xFFFF)
+}
+
+impl Daemon {
+    pub fn new(setup: Setup) -> io::Result<Daemon> {
+        let poll = Poll::new()?;
+        let mut tcp_listener = TcpListener::from_std(setup.tcp_listener);
+        setup.unix_listener.set_nonblocking(true)?;
+        let mut unix_listener = UnixListener::from_std(setup.unix_listener);
+        setup.signals.set_nonblocking(true)?;
+        let mut signals = UnixStream::from_std(setup.signals);
+        poll.registry()
+            .register(&mut tcp_listener, TCP_LISTENER, Interest::READABLE)?;
+        poll.registry()
+            .register(&mut unix_listener, UNIX_LISTENER, Interest::READABLE)?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        let nodes = NodeTable::new(&setup.nodes, setup.own_pnn);
+        let now = Instant::now();
+        let peers = nodes
+            .peers()
+            .map(|s| {
+                (
+                    s.pnn,
+                    Peer {
+                        retry_at: Some(now),
+                        ..Peer::default()
+                    },
+                )
+            })
+            .collect();
+        let next_keepalive = now + setup.tunables.duration(Tunable::KeepaliveInterval);
+        Ok(Daemon {
+            poll,
+            tcp_listener,
+            unix_listener,
+            signals,
+            paths: setup.paths,
+            own_addr: setup.own_addr,
+            port: setup.port,
+            conns: HashMap::new(),
+            next_token: FIRST_CONN,
+            peers,
+            nodes,
+            tunables: setup.tunables,
+            forwards: HashMap::new(),
+            next_forward: 1,
+            srvids: HashMap::new(),
+            leader: Pnn::UNKNOWN,
+            start_wall: SystemTime::now(),
+            start: now,
+            next_keepalive,
+            stopping: false,
+        })
+    }
+
+    /// Run until shutdown.
+    pub fn run(&mut self) -> io::Result<()> {
+        info!("PNN is {}", self.nodes.own());
+        info!(
+            "Listening on {}:{} for peers, {} for clients",
+            self.own_addr,
+            self.port,
+            self.paths.socket().display()
+        );
+        let mut events = Events::with_capacity(256);
+        while !self.stopping {
+            let timeout = self
+                .next_deadline()
+                .map(|d| d.saturating_duration_since(Instant::now()));
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            for ev in events.iter() {
+                match ev.token() {
+                    SIGNALS => self.on_signal(),
+                    TCP_LISTENER => self.accept_peers(),
+                    UNIX_LISTENER => self.accept_clients(),
+                    t => {
+                        if ev.is_writable() {
+                            self.on_writable(t);
+                        }
+                        if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                            self.on_readable(t);
+                        }
+                    }
+                }
+            }
+            self.run_timers(Instant::now());
+        }
+        self.flush_all();
+        info!("Shutdown complete");
+        Ok(())
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let mut d = self.next_keepalive;
+        for p in self.peers.values() {
+            if let Some(t) = p.retry_at {
+                d = d.min(t);
+            }
+            if let Some((_, since)) = p.connecting {
+                d = d.min(since + CONNECT_TIMEOUT);
+            }
+        }
+        for f in self.forwards.values() {
+            d = d.min(f.deadline);
+        }
+        Some(d)
+    }
+
+    // ---- signals --------------------------------------------------------
+
+    fn on_signal(&mut self) {
+        let mut buf = [0u8; 64];
+        loop {
+            match self.signals.read(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => {
+                    if !self.stopping {
+                        info!("Received a termination signal: shutting down");
+                    }
+                    self.stopping = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+    }
+
+    // ---- accepting ------------------------------------------------------
+
+    fn new_token(&mut self) -> Token {
+        let t = Token(self.next_token);
+        self.next_token += 1;
+        t
+    }
+
+    fn add_conn(
+        &mut self,
+        kind: ConnKind,
+        mut stream: Stream,
+        label: String,
+        writable: bool,
+    ) -> io::Result<Token> {
+        let token = self.new_token();
+        let interest = if writable {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        self.poll
+            .registry()
+            .register(stream.source(), token, interest)?;
+        self.conns.insert(
+            token,
+            Conn {
+                kind,
+                stream,
+                frames: FrameBuffer::new(),
+                out: Vec::new(),
+                out_pos: 0,
+                writable,
+                label,
+            },
+        );
+        Ok(token)
+    }
+
+    fn accept_peers(&mut self) {
+        loop {
+            let (stream, from) = match self.tcp_listener.accept() {
+                Ok(x) => x,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    warn!("Failed to accept a peer connection: {e}");
+                    return;
+                }
+            };
+            let ip = canonical_ip(from.ip());
+            let Some(pnn) = self.nodes.peer_by_addr(ip) else {
+                error!("Refused connection from unknown node {from}");
+                continue;
+            };
+            if let Some(old) = self.peers.get(&pnn).and_then(|p| p.incoming) {
+                // The peer opened a new connection, so it has dropped the
+                // old one: treat the old link as lost, then take the new.
+                debug!("New connection from node {pnn} ({from}) replaces {old:?}");
+                self.link_event(pnn, LinkEvent::ConnectionLost);
+            }
+            let _ = stream.set_nodelay(true);
+            match self.add_conn(
+                ConnKind::Incoming(pnn),
+                Stream::Tcp(stream),
+                format!("node {pnn} ({from})"),
+                false,
+            ) {
+                Ok(token) => {
+                    if let Some(p) = self.peers.get_mut(&pnn) {
+                        p.incoming = Some(token);
+                        // The peer is evidently up: connect back now rather
+                        // than at the next retry.
+                        if p.outgoing.is_none() && p.connecting.is_none() {
+                            p.retry_at = Some(Instant::now());
+                        }
+                    }
+                    trace!("Accepted connection from node {pnn} ({from})");
+                    self.link_event(pnn, LinkEvent::IncomingUp);
+                }
+                Err(e) => warn!("Failed to register connection from {from}: {e}"),
+            }
+        }
+    }
+
+    fn accept_clients(&mut self) {
+        loop {
+            let stream = match self.unix_listener.accept() {
+                Ok((s, _)) => s,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    warn!("Failed to accept a client connection: {e}");
+                    return;
+                }
+            };
+            let label = format!("client {}", self.next_token);
+            if let Err(e) = self.add_conn(ConnKind::Client, Stream::Unix(stream), label, false) {
+                warn!("Failed to register a client connection: {e}");
+            }
+        }
+    }
+
+    // ---- reading and writing -------------------------------------------
+
+    fn on_readable(&mut self, token: Token) {
+        let mut buf = [0u8; 64 * 1024];
+        let mut eof = false;
+        let mut failure: Option<String> = None;
+        {
+            let Some(conn) = self.conns.get_mut(&token) else {
+                return;
+            };
+            if let ConnKind::Connecting(_) = conn.kind {
+                return;
+            }
+            loop {
+                match conn.stream.read(&mut buf) {
+                    Ok(0) => {
+                        eof = true;
+                        break;
+                    }
+                    Ok(n) => conn.frames.extend(&buf[..n]),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        failure = Some(e.to_string());
+                        break;
+                    }
+                }
+            }
+        }
+        // Decode whatever complete packets arrived, even if the stream then
+        // closed: a client may send a request and close at once.
+        loop {
+            let Some(conn) = self.conns.get_mut(&token) else {
+                return;
+            };
+            let kind = conn.kind;
+            match conn.frames.next_packet() {
+                Ok(Some(p)) => self.on_packet(token, kind, p),
+                Ok(None) => break,
+                Err(e) => {
+                    let label = conn.label.clone();
+                    match kind {
+                        ConnKind::Client => warn!("Dropping {label}: malformed frame: {e}"),
+                        _ => error!("Malformed packet from {label}: {e}; closing the connection"),
+                    }
+                    self.close(token);
+                    return;
+                }
+            }
+        }
+        if eof || failure.is_some() {
+            if let Some(conn) = self.conns.get(&token) {
+                match (conn.kind, failure) {
+                    (ConnKind::Client, _) => trace!("{} disconnected", conn.label),
+                    (_, Some(f)) => info!("Connection to {} failed: {f}", conn.label),
+                    (_, None) => info!("Connection to {} closed", conn.label),
+                }
+            }
+            self.close(token);
+        }
+    }
+
+    fn on_writable(&mut self, token: Token) {
+        let Some(conn) = self.conns.get_mut(&token) else {
+            return;
+        };
+        if let ConnKind::Connecting(pnn) = conn.kind {
+            let Stream::Tcp(s) = &conn.stream else { return };
+            let result = match s.take_error() {
+                Ok(Some(e)) | Err(e) => Err(e),
+                Ok(None) => s.peer_addr().map(|_| ()),
+            };
+            match result {
+                Ok(()) => {
+                    conn.kind = ConnKind::Outgoing(pnn);
+                    let _ = self.poll.registry().reregister(
+                        conn.stream.source(),
+                        token,
+                        Interest::READABLE,
+                    );
+                    conn.writable = false;
+                    if let Some(p) = self.peers.get_mut(&pnn) {
+                        p.connecting = None;
+                        p.outgoing = Some(token);
+                    }
+                    trace!("Connected to node {pnn}");
+                    self.link_event(pnn, LinkEvent::OutgoingUp);
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => {} // still in progress
+                Err(e) => {
+                    trace!("Connect to node {pnn} failed: {e}");
+                    self.close(token);
+                    if let Some(p) = self.peers.get_mut(&pnn) {
+                        p.retry_at = Some(Instant::now() + CONNECT_RETRY);
+                    }
+                }
+            }
+            return;
+        }
+        self.flush(token);
+    }
+
+    /// Write queued output; arm or disarm writability interest.
+    fn flush(&mut self, token: Token) {
+        let Some(conn) = self.conns.get_mut(&token) else {
+            return;
+        };
+        let mut failed = None;
+        while conn.out_pos < conn.out.len() {
+            match conn.stream.write(&conn.out[conn.out_pos..]) {
+                Ok(0) => {
+                    failed = Some("connection closed".to_string());
+                    break;
+                }
+                Ok(n) => conn.out_pos += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    failed = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        if conn.out_pos == conn.out.len() {
+            conn.out.clear();
+            conn.out_pos = 0;
+        }
+        let want = !conn.out.is_empty();
+        if want != conn.writable && failed.is_none() {
+            let interest = if want {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            let _ = self
+                .poll
+                .registry()
+                .reregister(conn.stream.source(), token, interest);
+            conn.writable = want;
+        }
+        if let Some(f) = failed {
+            if !matches!(conn.kind, ConnKind::Client) {
+                info!("Write to {} failed: {f}", conn.label);
+            }
+            self.close(token);
+        }
+    }
+
+    fn flush_all(&mut self) {
+        let tokens: Vec<Token> = self.conns.keys().copied().collect();
+        for t in tokens {
+            self.flush(t);
+        }
+    }
+
+    fn send(&mut self, token: Token, packet: &Packet) {
+        let Some(conn) = self.conns.get_mut(&token) else {
+            return;
+        };
+        conn.out.extend_from_slice(&encode(packet));
+        if conn.out.len() - conn.out_pos > MAX_QUEUED {
+            warn!(
+                "Dropping {}: {} bytes of output not read",
+                conn.label,
+                conn.out.len() - conn.out_pos
+            );
+            self.close(token);
+            return;
+        }
+        self.flush(token);
+    }
+
+    /// Send to a peer over our outgoing connection. False if it is not up.
+    fn send_to_peer(&mut self, pnn: Pnn, packet: &Packet) -> bool {
+        match self.peers.get(&pnn).and_then(|p| p.outgoing) {
+            Some(t) => {
+                self.send(t, packet);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Close a connection and tell whoever owns it.
+    fn close(&mut self, token: Token) {
+        let Some(mut conn) = self.conns.remove(&token) else {
+            return;
+        };
+        let _ = self.poll.registry().deregister(conn.stream.source());
+        match conn.kind {
+            ConnKind::Client => {
+                for set in self.srvids.values_mut() {
+                    set.remove(&token);
+                }
+                self.srvids.retain(|_, s| !s.is_empty());
+                self.forwards.retain(|_, f| f.client != token);
+            }
+            ConnKind::Connecting(pnn) | ConnKind::Outgoing(pnn) | ConnKind::Incoming(pnn) => {
+                let Some(p) = self.peers.get_mut(&pnn) else {
+                    return;
+                };
+                let ours = p.outgoing == Some(token)
+                    || p.incoming == Some(token)
+                    || p.connecting.is_some_and(|(t, _)| t == token);
+                if !ours {
+                    return;
+                }
+                if matches!(conn.kind, ConnKind::Connecting(_)) {
+                    p.connecting = None;
+                    return;
+                }
+                self.link_event(pnn, LinkEvent::ConnectionLost);
+            }
+        }
+    }
+
+    // ---- peers ----------------------------------------------------------
+
+    fn link_event(&mut self, pnn: Pnn, event: LinkEvent) {
+        let limit = self.tunables.count(Tunable::KeepaliveLimit) as u32;
+        let Some(peer) = self.peers.get_mut(&pnn) else {
+            return;
+        };
+        for action in peer.link.handle(event, limit) {
+            match action {
+                LinkAction::Connected => {
+                    self.nodes.mark_connected(pnn);
+                    info!(
+                        "{}: connected to {} - {} connected",
+                        self.own_addr,
+                        self.peer_label(pnn),
+                        self.nodes.num_connected()
+                    );
+                }
+                LinkAction::Dead => {
+                    self.nodes.mark_dead(pnn);
+                    info!(
+                        "{}: node {} is dead: {} connected",
+                        self.own_addr,
+                        self.peer_label(pnn),
+                        self.nodes.num_connected()
+                    );
+                    self.fail_forwards_to(pnn);
+                }
+                LinkAction::DropConnections => self.drop_peer_connections(pnn),
+                LinkAction::SendKeepalive => {
+                    let ka = Packet::Keepalive(Keepalive {
+                        version: version_word(),
+                        uptime_ms: self.start.elapsed().as_millis() as u64,
+                    });
+                    self.send_to_peer(pnn, &ka);
+                }
+            }
+        }
+    }
+
+    fn peer_label(&self, pnn: Pnn) -> String {
+        match self.nodes.get(pnn).and_then(|s| s.addr) {
+            Some(a) => format!("{}", SocketAddr::new(a, self.port)),
+            None => format!("node {pnn}"),
+        }
+    }
+
+    fn drop_peer_connections(&mut self, pnn: Pnn) {
+        let Some(p) = self.peers.get_mut(&pnn) else {
+            return;
+        };
+        let tokens: Vec<Token> = [
+            p.outgoing.take(),
+            p.incoming.take(),
+            p.connecting.take().map(|(t, _)| t),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        p.retry_at = Some(Instant::now());
+        for t in tokens {
+            if let Some(mut c) = self.conns.remove(&t) {
+                let _ = self.poll.registry().deregister(c.stream.source());
+            }
+        }
+    }
+
+    fn start_connect(&mut self, pnn: Pnn, now: Instant) {
+        let Some(addr) = self.nodes.get(pnn).and_then(|s| s.addr) else {
+            return;
+        };
+        let remote = SocketAddr::new(addr, self.port);
+        match net::connect_from(self.own_addr, remote) {
+            Ok(stream) => match self.add_conn(
+                ConnKind::Connecting(pnn),
+                Stream::Tcp(stream),
+                format!("node {pnn} ({remote})"),
+                true,
+            ) {
+                Ok(token) => {
+                    if let Some(p) = self.peers.get_mut(&pnn) {
+                        p.connecting = Some((token, now));
+                        p.retry_at = None;
+                    }
+                }
+                Err(e) => {
+                    warn!("Failed to register connection to {remote}: {e}");
+                    if let Some(p) = self.peers.get_mut(&pnn) {
+                        p.retry_at = Some(now + CONNECT_RETRY);
+                    }
+                }
+            },
+            Err(e) => {
+                debug!("Failed to connect to {remote}: {e}");
+                if let Some(p) = self.peers.get_mut(&pnn) {
+                    p.retry_at = Some(now + CONNECT_RETRY);
+                }
+            }
+        }
+    }
+
+    fn run_timers(&mut self, now: Instant) {
+        // Connect attempts: start due ones, restart ones that hang.
+        let pnns: Vec<Pnn> = self.peers.keys().copied().collect();
+        for pnn in &pnns {
+            let Some(p) = self.peers.get_mut(pnn) else {
+                continue;
+            };
+            if let Some((token, since)) = p.connecting {
+                if now >= since + CONNECT_TIMEOUT {
+                    trace!("Connect to node {pnn} timed out, retrying");
+                    p.connecting = None;
+                    p.retry_at = Some(now);
+                    if let Some(mut c) = self.conns.remove(&token) {
+                        let _ = self.poll.registry().deregister(c.stream.source());
+                    }
+                }
+            }
+            let Some(p) = self.peers.get(pnn) else {
+                continue;
+            };
+            if p.outgoing.is_none()
+                && p.connecting.is_none()
+                && p.retry_at.is_some_and(|t| now >= t)
+            {
+                self.start_connect(*pnn, now);
+            }
+        }
+        // Keepalives.
+        if now >= self.next_keepalive {
+            for pnn in &pnns {
+                self.link_event(*pnn, LinkEvent::Tick);
+            }
+            let interval = self
+                .tunables
+                .duration(Tunable::KeepaliveInterval)
+                .max(Duration::from_millis(10));
+            self.next_keepalive = now + interval;
+        }
+        // Forwarded controls that got no answer.
+        let expired: Vec<u32> = self
+            .forwards
+            .iter()
+            .filter(|(_, f)| now >= f.deadline)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            if let Some(f) = self.forwards.remove(&id) {
+                let err = ControlError::new(
+                    ETIMEDOUT,
+                    format!("Control {} to node {} timed out", f.name, f.dest),
+                );
+                self.reply_to_client(f.client, f.client_reqid, f.dest, Err(err));
+            }
+        }
+    }
+
+    fn fail_forwards_to(&mut self, pnn: Pnn) {
+        let failed: Vec<u32> = self
+            .forwards
+            .iter()
+            .filter(|(_, f)| f.dest == pnn)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in failed {
+            if let Some(f) = self.forwards.remove(&id) {
+                let err = ControlError::new(
+                    ENOTCONN,
+                    format!("Node {pnn} disconnected before answering {}", f.name),
+                );
+                self.reply_to_client(f.client, f.client_reqid, pnn, Err(err));
+            }
+        }
+    }
+
+    // ---- packets --------------------------------------------------------
+
+    fn on_packet(&mut self, token: Token, kind: ConnKind, packet: Packet) {
+        match kind {
+            ConnKind::Client => self.on_client_packet(token, packet),
+            ConnKind::Incoming(pnn) => {
+                self.link_event(pnn, LinkEvent::Received);
+                self.on_peer_packet(pnn, packet);
+            }
+            ConnKind::Outgoing(pnn) => {
+                // We never expect data on our sending side.
+                error!("Unexpected data from node {pnn} on the outgoing connection; closing it");
+                self.close(token);
+            }
+            ConnKind::Connecting(_) => {}
+        }
+    }
+
+    fn on_client_packet(&mut self, token: Token, packet: Packet) {
+        match packet {
+            Packet::Control(req) => {
+                let own = self.nodes.own();
+                if req.dest == Pnn::CURRENT || req.dest == own {
+                    let result = self.execute(req.control, Origin::Client(token));
+                    self.reply_to_client(token, req.reqid, own, result);
+                } else if req.dest.is_node() {
+                    self.forward(token, req);
+                } else {
+                    let err = ControlError::new(
+                        EOPNOTSUPP,
+                        format!("Controls cannot be sent to {:#x}", req.dest.0),
+                    );
+                    self.reply_to_client(token, req.reqid, own, Err(err));
+                }
+            }
+            Packet::Message(mut m) => {
+                m.src = self.nodes.own();
+                self.route_message(m);
+            }
+            Packet::Reply(_) | Packet::Keepalive(_) => {
+                let label = self
+                    .conns
+                    .get(&token)
+                    .map(|c| c.label.clone())
+                    .unwrap_or_default();
+                warn!("Dropping {label}: it sent a packet clients may not send");
+                self.close(token);
+            }
+        }
+    }
+
+    fn on_peer_packet(&mut self, pnn: Pnn, packet: Packet) {
+        match packet {
+            Packet::Keepalive(ka) => {
+                if ka.version != version_word() {
+                    trace!(
+                        "Node {pnn} runs wire version {:#x}, we run {:#x}",
+                        ka.version,
+                        version_word()
+                    );
+                }
+            }
+            Packet::Control(req) => {
+                let own = self.nodes.own();
+                let result = if req.dest == own {
+                    self.execute(req.control, Origin::Peer(pnn))
+                } else {
+                    Err(ControlError::new(
+                        EINVAL,
+                        format!("Control for node {} sent to node {own}", req.dest),
+                    ))
+                };
+                let reply = Packet::Reply(ControlReply {
+                    reqid: req.reqid,
+                    src: own,
+                    result,
+                });
+                if !self.send_to_peer(pnn, &reply) {
+                    debug!("Reply to node {pnn} dropped: no connection");
+                }
+            }
+            Packet::Reply(r) => match self.forwards.remove(&r.reqid) {
+                Some(f) if f.dest == pnn => {
+                    self.reply_to_client(f.client, f.client_reqid, pnn, r.result)
+                }
+                Some(f) => {
+                    warn!(
+                        "Node {pnn} answered a control sent to node {}; ignored",
+                        f.dest
+                    );
+                    self.forwards.insert(r.reqid, f);
+                }
+                None => debug!("Late or unknown reply {} from node {pnn}", r.reqid),
+            },
+            Packet::Message(m) => self.deliver_locally(&m),
+        }
+    }
+
+    fn reply_to_client(
+        &mut self,
+        token: Token,
+        reqid: u32,
+        src: Pnn,
+        result: Result<ReplyData, ControlError>,
+    ) {
+        self.send(token, &Packet::Reply(ControlReply { reqid, src, result }));
+    }
+
+    fn forward(&mut self, token: Token, req: ControlRequest) {
+        let own = self.nodes.own();
+        let dest = req.dest;
+        let name = req.control.name();
+        let status = match self.nodes.flags(dest) {
+            None => Some(ControlError::new(
+                ENOENT,
+                format!("Node {dest} does not exist"),
+            )),
+            Some(f) if f.intersects(NodeFlags::DISCONNECTED | NodeFlags::DELETED) => Some(
+                ControlError::new(ENOTCONN, format!("Node {dest} has status {f}")),
+            ),
+            Some(_) => None,
+        };
+        if let Some(err) = status {
+            self.reply_to_client(token, req.reqid, own, Err(err));
+            return;
+        }
+        let id = self.next_forward;
+        self.next_forward = self.next_forward.wrapping_add(1).max(1);
+        let packet = Packet::Control(ControlRequest {
+            reqid: id,
+            src: own,
+            dest,
+            control: req.control,
+        });
+        if !self.send_to_peer(dest, &packet) {
+            let err = ControlError::new(ENOTCONN, format!("Node {dest} is not connected"));
+            self.reply_to_client(token, req.reqid, own, Err(err));
+            return;
+        }
+        let timeout = self.tunables.duration(Tunable::ControlTimeout);
+        self.forwards.insert(
+            id,
+            Forward {
+                client: token,
+                client_reqid: req.reqid,
+                dest,
+                name,
+                deadline: Instant::now() + timeout,
+            },
+        );
+    }
+
+    fn route_message(&mut self, m: Message) {
+        let own = self.nodes.own();
+        let dest = if m.dest == Pnn::CURRENT { own } else { m.dest };
+        if dest.is_node() {
+            if dest == own {
+                self.deliver_locally(&m);
+            } else if !self.send_to_peer(dest, &Packet::Message(m)) {
+                debug!("Message for node {dest} dropped: not connected");
+            }
+            return;
+        }
+        // Broadcast: ourselves, then every peer that matches.
+        let targets: Vec<Pnn> = self
+            .peers
+            .keys()
+            .copied()
+            .filter(|p| {
+                let f = self.nodes.flags(*p).unwrap_or(NodeFlags::DELETED);
+                match dest {
+                    Pnn::BROADCAST_ACTIVE => !f.is_inactive(),
+                    _ => !f.contains(NodeFlags::DISCONNECTED),
+                }
+            })
+            .collect();
+        self.deliver_locally(&m);
+        let packet = Packet::Message(m);
+        for p in targets {
+            self.send_to_peer(p, &packet);
+        }
+    }
+
+    fn deliver_locally(&mut self, m: &Message) {
+        if m.srvid == srvid::LEADER {
+            if let Ok(b) = <[u8; 4]>::try_from(m.data.as_slice()) {
+                self.leader = Pnn(u32::from_le_bytes(b));
+            }
+        }
+        let Some(clients) = self.srvids.get(&m.srvid) else {
+            return;
+        };
+        let clients: Vec<Token> = clients.iter().copied().collect();
+        let packet = Packet::Message(m.clone());
+        for t in clients {
+            self.send(t, &packet);
+        }
+    }
+
+    // ---- controls -------------------------------------------------------
+
+    fn execute(&mut self, control: Control, origin: Origin) -> Result<ReplyData, ControlError> {
+        match control {
+            Control::Ping => {
+                let n = self
+                    .conns
+                    .values()
+                    .filter(|c| c.kind == ConnKind::Client)
+                    .count();
+                Ok(ReplyData::Ping {
+                    num_clients: n as u32,
+                })
+            }
+            Control::GetPnn => Ok(ReplyData::Pnn(self.nodes.own())),
+            Control::GetNodeMap => Ok(ReplyData::NodeMap(self.nodes.node_map())),
+            Control::GetVnnMap => {
+                let map = self.nodes.node_map().present().map(|n| n.pnn).collect();
+                Ok(ReplyData::VnnMap(VnnMap {
+                    generation: Generation::INVALID,
+                    map,
+                }))
+            }
+            // No recovery daemon yet: nothing can put the node in recovery.
+            Control::GetRecMode => Ok(ReplyData::RecMode(RecMode::Normal)),
+            Control::GetUptime => Ok(ReplyData::Uptime(Uptime {
+                current_time_us: micros(SystemTime::now()),
+                start_time_us: micros(self.start_wall),
+                last_recovery_started_us: 0,
+                last_recovery_finished_us: 0,
+            })),
+            Control::GetRunState => Ok(ReplyData::RunState(if self.stopping {
+                RunState::Shutdown
+            } else {
+                RunState::Running
+            })),
+            Control::GetPid => Ok(ReplyData::Pid(std::process::id())),
+            Control::GetDebug => Ok(ReplyData::DebugLevel(logging::current())),
+            Control::SetDebug(level) => {
+                logging::set_level(level);
+                info!("Debug level set to {level}");
+                Ok(ReplyData::None)
+            }
+            Control::ListTunables => Ok(ReplyData::Tunables(
+                self.tunables
+                    .list()
+                    .into_iter()
+                    .map(|(t, v)| (t.name().to_string(), v))
+                    .collect(),
+            )),
+            Control::GetTunable(name) => match Tunable::from_name(&name) {
+                Some(t) => Ok(ReplyData::Tunable(self.tunables.raw(t))),
+                None => Err(ControlError::new(ENOENT, format!("No such tunable {name}"))),
+            },
+            Control::SetTunable { name, value } => match self.tunables.set(&name, &value) {
+                Ok(t) => {
+                    info!(
+                        "Tunable {} set to {}",
+                        t.name(),
+                        rctdb_config::format_tunable(t, self.tunables.raw(t))
+                    );
+                    Ok(ReplyData::None)
+                }
+                Err(e) => Err(ControlError::new(EINVAL, e.to_string())),
+            },
+            Control::ReloadNodesFile => self.reload_nodes(),
+            Control::GetNodesFile => match Nodes::load(&self.paths.nodes_file()) {
+                Ok(n) => Ok(ReplyData::NodeMap(n.to_node_map())),
+                Err(e) => Err(ControlError::new(EIO, e.to_string())),
+            },
+            Control::Shutdown => {
+                info!("Shutdown requested by {}", origin_label(origin));
+                self.stopping = true;
+                Ok(ReplyData::None)
+            }
+            Control::RegisterSrvid(id) => match origin {
+                Origin::Client(t) => {
+                    self.srvids.entry(id).or_default().insert(t);
+                    Ok(ReplyData::None)
+                }
+                Origin::Peer(_) => Err(ControlError::new(
+                    EINVAL,
+                    "srvids are registered by local clients only",
+                )),
+            },
+            Control::DeregisterSrvid(id) => match origin {
+                Origin::Client(t) => {
+                    if let Some(s) = self.srvids.get_mut(&id) {
+                        s.remove(&t);
+                    }
+                    Ok(ReplyData::None)
+                }
+                Origin::Peer(_) => Err(ControlError::new(
+                    EINVAL,
+                    "srvids are registered by local clients only",
+                )),
+            },
+            Control::GetLeader => Ok(ReplyData::Pnn(self.leader)),
+        }
+    }
+
+    fn reload_nodes(&mut self) -> Result<ReplyData, ControlError> {
+        let nodes = Nodes::load(&self.paths.nodes_file())
+            .map_err(|e| ControlError::new(EIO, e.to_string()))?;
+        let plan = self
+            .nodes
+            .reload(&nodes)
+            .map_err(|e| ControlError::new(EINVAL, e))?;
+        for pnn in &plan.removed {
+            self.drop_peer_connections(*pnn);
+            self.peers.remove(pnn);
+            self.fail_forwards_to(*pnn);
+            info!("Node {pnn} removed from the nodes list");
+        }
+        let now = Instant::now();
+        for pnn in &plan.added {
+            self.peers.insert(
+                *pnn,
+                Peer {
+                    retry_at: Some(now),
+                    ..Peer::default()
+                },
+            );
+            info!(
+                "Node {pnn} added to the nodes list ({})",
+                self.peer_label(*pnn)
+            );
+        }
+        if plan.added.is_empty() && plan.removed.is_empty() {
+            info!("Reloaded nodes file: no change");
+        }
+        Ok(ReplyData::None)
+    }
+}
+
+fn origin_label(o: Origin) -> String {
+    match o {
+        Origin::Client(t) => format!("client {}", t.0),
+        Origin::Peer(p) => format!("node {p}"),
+    }
+}
+
+/// An IPv4 peer may show up as `::ffff:a.b.c.d` on a dual-stack socket.
+fn canonical_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    }
+}
