@@ -40,9 +40,14 @@ impl std::fmt::Display for FrameError {
             FrameError::BadMagic(m) => write!(f, "bad magic {m:02x?}"),
             FrameError::BadVersion(v) => write!(f, "unsupported wire version {v}"),
             FrameError::BadReserved(v) => write!(f, "reserved header field is {v}, not 0"),
-            FrameError::TooLarge(n) => write!(f, "frame body of {n} bytes exceeds the limit of {MAX_BODY_LEN}"),
+            FrameError::TooLarge(n) => write!(
+                f,
+                "frame body of {n} bytes exceeds the limit of {MAX_BODY_LEN}"
+            ),
             FrameError::BadBody(e) => write!(f, "undecodable frame body: {e}"),
-            FrameError::TrailingBytes(n) => write!(f, "{n} bytes left over after the packet in a frame"),
+            FrameError::TrailingBytes(n) => {
+                write!(f, "{n} bytes left over after the packet in a frame")
+            }
         }
     }
 }
@@ -50,6 +55,10 @@ impl std::fmt::Display for FrameError {
 impl std::error::Error for FrameError {}
 
 /// Encode one packet as a complete frame.
+///
+/// # Panics
+///
+/// If the body exceeds [`MAX_BODY_LEN`]: no peer would accept the frame.
 pub fn encode(packet: &Packet) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);
     out.extend_from_slice(&MAGIC);
@@ -60,7 +69,10 @@ pub fn encode(packet: &Packet) -> Vec<u8> {
     let out = postcard::to_extend(packet, out).expect("postcard encoding into a Vec");
     let mut out = out;
     let body_len = out.len() - HEADER_LEN;
-    assert!(body_len <= MAX_BODY_LEN, "packet of {body_len} bytes exceeds MAX_BODY_LEN");
+    assert!(
+        body_len <= MAX_BODY_LEN,
+        "packet of {body_len} bytes exceeds MAX_BODY_LEN"
+    );
     out[8..12].copy_from_slice(&(body_len as u32).to_le_bytes());
     out
 }
@@ -96,7 +108,8 @@ pub fn decode(buf: &[u8]) -> Result<Option<(Packet, usize)>, FrameError> {
         return Ok(None);
     }
     let body = &buf[HEADER_LEN..HEADER_LEN + len];
-    let (packet, rest) = postcard::take_from_bytes::<Packet>(body).map_err(|e| FrameError::BadBody(e.to_string()))?;
+    let (packet, rest) = postcard::take_from_bytes::<Packet>(body)
+        .map_err(|e| FrameError::BadBody(e.to_string()))?;
     if !rest.is_empty() {
         return Err(FrameError::TrailingBytes(rest.len()));
     }

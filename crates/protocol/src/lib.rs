@@ -20,8 +20,14 @@ mod frame;
 mod packet;
 mod types;
 
-pub use frame::{FrameBuffer, FrameError, HEADER_LEN, MAGIC, MAX_BODY_LEN, VERSION, decode, encode};
-pub use packet::{Control, ControlError, ControlReply, ControlRequest, Keepalive, Message, Packet, ReplyData, srvid};
+pub use frame::{
+    decode, encode, FrameBuffer, FrameError, HEADER_LEN, MAGIC, MAX_BODY_LEN, VERSION,
+};
+pub use packet::{
+    srvid, Control, ControlError, ControlReply, ControlRequest, Keepalive, Message, Packet,
+    ReplyData,
+};
 pub use types::{
-    DebugLevel, Generation, NodeFlags, NodeInfo, NodeMap, ParseLevelError, Pnn, RecMode, RunState, Uptime, VnnMap,
+    DebugLevel, Generation, NodeFlags, NodeInfo, NodeMap, ParseLevelError, Pnn, RecMode, RunState,
+    Uptime, VnnMap,
 };

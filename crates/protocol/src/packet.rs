@@ -58,7 +58,10 @@ pub struct ControlError {
 
 impl ControlError {
     pub fn new(code: i32, message: impl Into<String>) -> Self {
-        ControlError { code, message: message.into() }
+        ControlError {
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -157,7 +160,9 @@ impl Control {
 pub enum ReplyData {
     /// Done; nothing to return.
     None,
-    Ping { num_clients: u32 },
+    Ping {
+        num_clients: u32,
+    },
     Pnn(Pnn),
     NodeMap(NodeMap),
     VnnMap(VnnMap),

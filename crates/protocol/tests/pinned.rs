@@ -1,0 +1,315 @@
+//! Pinned wire bytes: one fixed value per variant of every enum on the wire,
+//! and its exact frame. postcard encodes a variant by its position, so a
+//! reordered, removed or retyped variant changes these bytes and fails here.
+//! A new variant goes at the end of its enum and gets a case at the end of
+//! its table; never edit an existing literal.
+
+mod common;
+
+use common::*;
+use rctdb_protocol::*;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::fmt::Debug;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+fn request(control: Control) -> Packet {
+    Packet::Control(ControlRequest {
+        reqid: 7,
+        src: Pnn::UNKNOWN,
+        dest: Pnn::CURRENT,
+        control,
+    })
+}
+
+fn reply(data: ReplyData) -> Packet {
+    Packet::Reply(ControlReply {
+        reqid: 7,
+        src: Pnn(2),
+        result: Ok(data),
+    })
+}
+
+fn sample_node_map() -> NodeMap {
+    let node = |pnn, addr, flags| NodeInfo {
+        pnn: Pnn(pnn),
+        addr,
+        flags: NodeFlags(flags),
+    };
+    NodeMap {
+        nodes: vec![
+            node(0, Ipv4Addr::new(10, 0, 0, 1).into(), 0),
+            node(
+                1,
+                Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2).into(),
+                0x08 | 0x02,
+            ),
+            node(2, Ipv4Addr::UNSPECIFIED.into(), 0x10),
+        ],
+    }
+}
+
+fn packets() -> Vec<(Packet, &'static str)> {
+    vec![
+        (
+            Packet::Keepalive(Keepalive {
+                version: 0x0001_0002,
+                uptime_ms: 123_456,
+            }),
+            "5243544401000000 07000000 00828004c0c407",
+        ),
+        (
+            request(Control::GetPnn),
+            "5243544401000000 0d000000 0107ffffffff0f818080800f01",
+        ),
+        (
+            Packet::Reply(ControlReply {
+                reqid: 0x1234_5678,
+                src: Pnn(1),
+                result: Err(ControlError::new(-22, "unknown tunable")),
+            }),
+            "5243544401000000 19000000 02f8acd1910101012b0f756e6b6e6f776e2074756e61626c65",
+        ),
+        (
+            Packet::Message(Message {
+                srvid: srvid::LEADER,
+                src: Pnn(1),
+                dest: Pnn::BROADCAST_CONNECTED,
+                data: 1u32.to_le_bytes().to_vec(),
+            }),
+            "5243544401000000 16000000 03808080808080c080f10101848080800f0401000000",
+        ),
+    ]
+}
+
+/// Framed as `request(control)`.
+fn controls() -> Vec<(Control, &'static str)> {
+    vec![
+        (Control::Ping, "5243544401000000 0d000000 0107ffffffff0f818080800f00"),
+        (Control::GetPnn, "5243544401000000 0d000000 0107ffffffff0f818080800f01"),
+        (Control::GetNodeMap, "5243544401000000 0d000000 0107ffffffff0f818080800f02"),
+        (Control::GetVnnMap, "5243544401000000 0d000000 0107ffffffff0f818080800f03"),
+        (Control::GetRecMode, "5243544401000000 0d000000 0107ffffffff0f818080800f04"),
+        (Control::GetUptime, "5243544401000000 0d000000 0107ffffffff0f818080800f05"),
+        (Control::GetRunState, "5243544401000000 0d000000 0107ffffffff0f818080800f06"),
+        (Control::GetPid, "5243544401000000 0d000000 0107ffffffff0f818080800f07"),
+        (Control::GetDebug, "5243544401000000 0d000000 0107ffffffff0f818080800f08"),
+        (Control::SetDebug(DebugLevel::Notice), "5243544401000000 0e000000 0107ffffffff0f818080800f0902"),
+        (Control::ListTunables, "5243544401000000 0d000000 0107ffffffff0f818080800f0a"),
+        (Control::GetTunable("RecoverInterval".into()), "5243544401000000 1d000000 0107ffffffff0f818080800f0b0f5265636f766572496e74657276616c"),
+        (Control::SetTunable { name: "KeepaliveLimit".into(), value: "5".into() }, "5243544401000000 1e000000 0107ffffffff0f818080800f0c0e4b656570616c6976654c696d69740135"),
+        (Control::ReloadNodesFile, "5243544401000000 0d000000 0107ffffffff0f818080800f0d"),
+        (Control::GetNodesFile, "5243544401000000 0d000000 0107ffffffff0f818080800f0e"),
+        (Control::Shutdown, "5243544401000000 0d000000 0107ffffffff0f818080800f0f"),
+        (Control::RegisterSrvid(srvid::CLIENT_BASE | 42), "5243544401000000 17000000 0107ffffffff0f818080800f10aa80808080808080be01"),
+        (Control::DeregisterSrvid(srvid::CLIENT_BASE | 42), "5243544401000000 17000000 0107ffffffff0f818080800f11aa80808080808080be01"),
+        (Control::GetLeader, "5243544401000000 0d000000 0107ffffffff0f818080800f12"),
+    ]
+}
+
+/// Framed as `reply(data)`.
+fn replies() -> Vec<(ReplyData, &'static str)> {
+    vec![
+        (ReplyData::None, "5243544401000000 05000000 0207020000"),
+        (ReplyData::Ping { num_clients: 3 }, "5243544401000000 06000000 020702000103"),
+        (ReplyData::Pnn(Pnn::UNKNOWN), "5243544401000000 0a000000 0207020002ffffffff0f"),
+        (ReplyData::NodeMap(sample_node_map()), "5243544401000000 27000000 02070200030300000a000001000101fd0000000000000000000000000000020a02000000000010"),
+        (ReplyData::VnnMap(VnnMap { generation: Generation(0x1f2e_3d4c), map: vec![Pnn(0), Pnn(2)] }), "5243544401000000 0d000000 0207020004ccfab8f901020002"),
+        (ReplyData::RecMode(RecMode::Active), "5243544401000000 06000000 020702000501"),
+        (
+            ReplyData::Uptime(Uptime {
+                current_time_us: 1_700_000_000_000_000,
+                start_time_us: 1_699_999_000_000_000,
+                last_recovery_started_us: 1_699_999_500_000_000,
+                last_recovery_finished_us: 0,
+            }),
+            "5243544401000000 1e000000 02070200068080f9c0c1c4820380ec8de4bdc4820380b6c3d2bfc4820300",
+        ),
+        (ReplyData::RunState(RunState::Running), "5243544401000000 06000000 020702000705"),
+        (ReplyData::Pid(4242), "5243544401000000 07000000 02070200089221"),
+        (ReplyData::DebugLevel(DebugLevel::Info), "5243544401000000 06000000 020702000903"),
+        (ReplyData::Tunables(vec![("KeepaliveInterval".into(), 5000), ("KeepaliveLimit".into(), 5)]), "5243544401000000 2a000000 020702000a02114b656570616c697665496e74657276616c88270e4b656570616c6976654c696d697405"),
+        (ReplyData::Tunable(300), "5243544401000000 07000000 020702000bac02"),
+    ]
+}
+
+/// Framed as `reply(ReplyData::RecMode(mode))`.
+fn rec_modes() -> Vec<(RecMode, &'static str)> {
+    vec![
+        (RecMode::Normal, "5243544401000000 06000000 020702000500"),
+        (RecMode::Active, "5243544401000000 06000000 020702000501"),
+    ]
+}
+
+/// Framed as `reply(ReplyData::RunState(state))`.
+fn run_states() -> Vec<(RunState, &'static str)> {
+    vec![
+        (RunState::Unknown, "5243544401000000 06000000 020702000700"),
+        (RunState::Init, "5243544401000000 06000000 020702000701"),
+        (RunState::Setup, "5243544401000000 06000000 020702000702"),
+        (
+            RunState::FirstRecovery,
+            "5243544401000000 06000000 020702000703",
+        ),
+        (RunState::Startup, "5243544401000000 06000000 020702000704"),
+        (RunState::Running, "5243544401000000 06000000 020702000705"),
+        (RunState::Shutdown, "5243544401000000 06000000 020702000706"),
+    ]
+}
+
+/// Framed as `request(Control::SetDebug(level))`.
+fn debug_levels() -> Vec<(DebugLevel, &'static str)> {
+    vec![
+        (
+            DebugLevel::Error,
+            "5243544401000000 0e000000 0107ffffffff0f818080800f0900",
+        ),
+        (
+            DebugLevel::Warning,
+            "5243544401000000 0e000000 0107ffffffff0f818080800f0901",
+        ),
+        (
+            DebugLevel::Notice,
+            "5243544401000000 0e000000 0107ffffffff0f818080800f0902",
+        ),
+        (
+            DebugLevel::Info,
+            "5243544401000000 0e000000 0107ffffffff0f818080800f0903",
+        ),
+        (
+            DebugLevel::Debug,
+            "5243544401000000 0e000000 0107ffffffff0f818080800f0904",
+        ),
+    ]
+}
+
+/// Every case encodes to its literal and decodes back from it, and the
+/// table lists each variant of `T` exactly once, in wire order.
+fn check<T: Serialize + DeserializeOwned + Debug + Clone>(
+    cases: Vec<(T, &str)>,
+    frame: impl Fn(T) -> Packet,
+) {
+    let tags: Vec<u8> = cases.iter().map(|(v, _)| tag(v)).collect();
+    let count = variant_count::<T>();
+    assert_eq!(
+        tags,
+        (0..count).collect::<Vec<_>>(),
+        "one case per variant of {}, in order",
+        std::any::type_name::<T>()
+    );
+    let mut wrong = Vec::new();
+    for (value, pinned) in cases {
+        let packet = frame(value.clone());
+        let got = encode(&packet);
+        let want = unhex(pinned);
+        if got != want || decode(&want) != Ok(Some((packet, want.len()))) {
+            wrong.push(format!(
+                "{value:?}: pinned {pinned:?}, encodes as {:?}",
+                hex(&got)
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "wire encoding drifted:\n{}",
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn packets_are_pinned() {
+    check(packets(), |p| p);
+}
+
+#[test]
+fn controls_are_pinned() {
+    check(controls(), request);
+}
+
+#[test]
+fn reply_data_is_pinned() {
+    check(replies(), reply);
+}
+
+#[test]
+fn rec_modes_are_pinned() {
+    check(rec_modes(), |m| reply(ReplyData::RecMode(m)));
+}
+
+#[test]
+fn run_states_are_pinned() {
+    check(run_states(), |s| reply(ReplyData::RunState(s)));
+}
+
+#[test]
+fn debug_levels_are_pinned() {
+    check(debug_levels(), |l| request(Control::SetDebug(l)));
+}
+
+/// The wire position of each variant. This match is exhaustive, so a new
+/// variant does not compile until it gets an arm here, and
+/// `positions_match_the_wire` then requires a pinned case for it.
+fn position(p: &Packet) -> usize {
+    match p {
+        Packet::Keepalive(_) => 0,
+        Packet::Control(_) => 1,
+        Packet::Reply(_) => 2,
+        Packet::Message(_) => 3,
+    }
+}
+
+fn control_position(c: &Control) -> usize {
+    match c {
+        Control::Ping => 0,
+        Control::GetPnn => 1,
+        Control::GetNodeMap => 2,
+        Control::GetVnnMap => 3,
+        Control::GetRecMode => 4,
+        Control::GetUptime => 5,
+        Control::GetRunState => 6,
+        Control::GetPid => 7,
+        Control::GetDebug => 8,
+        Control::SetDebug(_) => 9,
+        Control::ListTunables => 10,
+        Control::GetTunable(_) => 11,
+        Control::SetTunable { .. } => 12,
+        Control::ReloadNodesFile => 13,
+        Control::GetNodesFile => 14,
+        Control::Shutdown => 15,
+        Control::RegisterSrvid(_) => 16,
+        Control::DeregisterSrvid(_) => 17,
+        Control::GetLeader => 18,
+    }
+}
+
+fn reply_position(r: &ReplyData) -> usize {
+    match r {
+        ReplyData::None => 0,
+        ReplyData::Ping { .. } => 1,
+        ReplyData::Pnn(_) => 2,
+        ReplyData::NodeMap(_) => 3,
+        ReplyData::VnnMap(_) => 4,
+        ReplyData::RecMode(_) => 5,
+        ReplyData::Uptime(_) => 6,
+        ReplyData::RunState(_) => 7,
+        ReplyData::Pid(_) => 8,
+        ReplyData::DebugLevel(_) => 9,
+        ReplyData::Tunables(_) => 10,
+        ReplyData::Tunable(_) => 11,
+    }
+}
+
+#[test]
+fn positions_match_the_wire() {
+    fn same<T: Serialize>(cases: Vec<(T, &str)>, position: fn(&T) -> usize) {
+        let n = cases.len();
+        let got: Vec<(usize, usize)> = cases
+            .iter()
+            .map(|(v, _)| (position(v), usize::from(tag(v))))
+            .collect();
+        assert_eq!(got, (0..n).map(|i| (i, i)).collect::<Vec<_>>());
+    }
+    same(packets(), position);
+    same(controls(), control_position);
+    same(replies(), reply_position);
+}

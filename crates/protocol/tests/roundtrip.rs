@@ -1,0 +1,100 @@
+//! Property round trips: every packet survives encode → decode, whole, split
+//! anywhere, and back to back with another.
+
+mod common;
+
+use common::*;
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::TestRunner;
+use rctdb_protocol::*;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+fn assert_roundtrip(packet: Packet) {
+    let frame = encode(&packet);
+    assert_eq!(
+        frame.len(),
+        HEADER_LEN + u32::from_le_bytes(frame[8..12].try_into().unwrap()) as usize
+    );
+    assert_eq!(decode(&frame), Ok(Some((packet, frame.len()))));
+}
+
+proptest! {
+    #[test]
+    fn keepalive_roundtrips(k in keepalive()) {
+        assert_roundtrip(Packet::Keepalive(k));
+    }
+
+    #[test]
+    fn control_request_roundtrips(r in control_request()) {
+        assert_roundtrip(Packet::Control(r));
+    }
+
+    #[test]
+    fn control_reply_roundtrips(r in control_reply()) {
+        assert_roundtrip(Packet::Reply(r));
+    }
+
+    #[test]
+    fn message_roundtrips(m in message()) {
+        assert_roundtrip(Packet::Message(m));
+    }
+
+    #[test]
+    fn frame_split_anywhere_yields_the_packet(p in packet()) {
+        let frame = encode(&p);
+        for at in 0..=frame.len() {
+            let (first, second) = frame.split_at(at);
+            prop_assert_eq!(feed([first, second]), (vec![p.clone()], Ok(0)), "split at {}", at);
+        }
+    }
+
+    #[test]
+    fn two_frames_back_to_back_yield_both_in_order(a in packet(), b in packet()) {
+        let (fa, fb) = (encode(&a), encode(&b));
+        let stream = [&fa[..], &fb].concat();
+        prop_assert_eq!(feed([&stream[..]]), (vec![a.clone(), b.clone()], Ok(0)));
+        prop_assert_eq!(decode(&stream), Ok(Some((a, fa.len()))));
+        prop_assert_eq!(decode(&stream[fa.len()..]), Ok(Some((b, fb.len()))));
+    }
+
+    #[test]
+    fn stream_in_any_chunks_yields_every_packet(ps in proptest::collection::vec(packet(), 0..8), size in 1usize..64) {
+        let stream: Vec<u8> = ps.iter().flat_map(encode).collect();
+        prop_assert_eq!(feed(stream.chunks(size)), (ps, Ok(0)));
+    }
+}
+
+/// The postcard tags a strategy produces over many deterministic samples.
+fn tags_seen<T: Serialize>(s: impl Strategy<Value = T>) -> BTreeSet<u8> {
+    let mut runner = TestRunner::deterministic();
+    (0..2000)
+        .map(|_| tag(&s.new_tree(&mut runner).unwrap().current()))
+        .collect()
+}
+
+fn all_tags<T: DeserializeOwned>() -> BTreeSet<u8> {
+    (0..variant_count::<T>()).collect()
+}
+
+/// A variant appended to an enum must also be added to its strategy.
+#[test]
+fn strategies_reach_every_variant() {
+    assert_eq!(tags_seen(packet()), all_tags::<Packet>());
+    assert_eq!(tags_seen(control()), all_tags::<Control>());
+    assert_eq!(tags_seen(reply_data()), all_tags::<ReplyData>());
+    assert_eq!(tags_seen(rec_mode()), all_tags::<RecMode>());
+    assert_eq!(tags_seen(run_state()), all_tags::<RunState>());
+    assert_eq!(tags_seen(debug_level()), all_tags::<DebugLevel>());
+    // Ok and Err replies; IPv4 and IPv6 node addresses.
+    assert_eq!(
+        tags_seen(control_reply().prop_map(|r| r.result)),
+        BTreeSet::from([0, 1])
+    );
+    assert_eq!(
+        tags_seen(node_info().prop_map(|n| n.addr)),
+        BTreeSet::from([0, 1])
+    );
+}
