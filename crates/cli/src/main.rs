@@ -1,3 +1,80 @@
+//! `rctdb`: the rctdb administration tool, CTDB's `ctdb` for rctdbd.
+//!
+//! `rctdb [OPTIONS] COMMAND [ARGS]`; options may appear anywhere. Arguments
+//! are parsed by clap ([`args::RawArgs`]), validated into
+//! [`args::Invocation`], then run by [`run::run`]; all output text comes
+//! from the pure functions of [`format`].
+//!
+//! Exit status: 0 on success; 1 for bad arguments, connection failures and
+//! most control failures; the daemon's errno-style code when it sent one
+//! (110 when a control timed out); for `nodestatus`, the OR of the node
+//! flags shown. `-T` bounds the whole run: past it the tool prints
+//! `Maximum runtime exceeded - exiting` and exits 1.
+#![forbid(unsafe_code)]
+
+mod args;
+mod format;
+mod reload;
+mod run;
+
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::Parser;
+use std::io::Write;
+use std::time::Duration;
+
+/// Exit status for a clap error: 0 for `--help`/`--version`, 1 otherwise
+/// (never clap's 2), with CTDB's message for an unknown command.
+fn clap_exit(e: &clap::Error) -> i32 {
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            0
+        }
+        ErrorKind::InvalidSubcommand => {
+            match e.get(ContextKind::InvalidSubcommand) {
+                Some(ContextValue::String(cmd)) => eprintln!("Unknown command '{cmd}'"),
+                _ => {
+                    let _ = e.print();
+                }
+            }
+            1
+        }
+        _ => {
+            let _ = e.print();
+            1
+        }
+    }
+}
+
+/// Exit the process once `limit` has passed, whatever the main thread is
+/// blocked on.
+fn start_watchdog(limit: Duration) {
+    std::thread::spawn(move || {
+        std::thread::sleep(limit);
+        let _ = std::io::stdout().lock().flush();
+        eprintln!("Maximum runtime exceeded - exiting");
+        std::process::exit(1);
+    });
+}
+
 fn main() {
-    println!("Hello, world!");
+    let raw = match args::RawArgs::try_parse() {
+        Ok(raw) => raw,
+        Err(e) => std::process::exit(clap_exit(&e)),
+    };
+    let inv = match args::validate(raw) {
+        Ok(inv) => inv,
+        Err(e) => {
+            if e.stdout {
+                println!("{}", e.message);
+            } else {
+                eprintln!("{}", e.message);
+            }
+            std::process::exit(1);
+        }
+    };
+    if let Some(limit) = inv.options.max_runtime {
+        start_watchdog(limit);
+    }
+    std::process::exit(run::run(&inv));
 }

@@ -1,0 +1,648 @@
+//! Command-line arguments in two stages: [`RawArgs`] is what clap parses
+//! (strings, as typed), [`Invocation`] is what the rest of the tool sees
+//! (validated options and a typed [`Command`]). Nothing downstream of
+//! [`validate`] handles unvalidated text.
+
+use clap::{Parser, Subcommand};
+use rctdb_config::Tunable;
+use rctdb_protocol::{DebugLevel, Pnn, RunState};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Default per-control timeout (`-t`), seconds.
+pub const DEFAULT_TIMELIMIT: f64 = 10.0;
+/// Default whole-command limit (`-T`), seconds.
+pub const DEFAULT_MAXRUNTIME: f64 = 120.0;
+
+/// The command line as clap reads it. Options are global: they may appear
+/// before or after the command.
+#[derive(Debug, Parser)]
+#[command(
+    name = "rctdb",
+    version,
+    about = "rctdb cluster administration tool",
+    max_term_width = 100
+)]
+pub struct RawArgs {
+    /// Target node: a PNN, or `all` for every non-deleted node in turn.
+    #[arg(short = 'n', long = "node", value_name = "PNN|all", global = true)]
+    pub node: Option<String>,
+    /// Machine-readable output, `|`-separated (or the -x separator).
+    #[arg(short = 'X', long = "machineparsable", global = true)]
+    pub machine_parsable: bool,
+    /// Machine-readable output with the -x separator (default `|`).
+    #[arg(short = 'Y', long = "machinereadable", global = true)]
+    pub machine_readable: bool,
+    /// Separator for machine-readable output (one character).
+    #[arg(short = 'x', long = "separator", value_name = "CHAR", global = true)]
+    pub separator: Option<String>,
+    /// JSON output.
+    #[arg(short = 'j', long = "json", global = true)]
+    pub json: bool,
+    /// Timeout for each control, in seconds (decimals allowed) [default: 10].
+    #[arg(
+        short = 't',
+        long = "timelimit",
+        value_name = "SECS",
+        global = true,
+        allow_hyphen_values = true
+    )]
+    pub timelimit: Option<String>,
+    /// Limit on the whole command, in seconds; 0 means none [default: 120].
+    #[arg(
+        short = 'T',
+        long = "maxruntime",
+        value_name = "SECS",
+        global = true,
+        allow_hyphen_values = true
+    )]
+    pub maxruntime: Option<String>,
+    /// Verbose output.
+    #[arg(short = 'v', long = "verbose", global = true)]
+    pub verbose: bool,
+    #[command(subcommand)]
+    pub command: RawCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RawCommand {
+    /// Show node status, VNN map, recovery mode and leader.
+    Status,
+    /// Show the status of this node, all nodes or a PNN list; exit status = OR of their flags.
+    Nodestatus {
+        #[arg(value_name = "all|PNN-LIST")]
+        nodes: Option<String>,
+    },
+    /// List the node addresses from the nodes file (no daemon needed).
+    Listnodes,
+    /// Print the PNN of the local node.
+    Pnn,
+    /// Ping a node.
+    Ping,
+    /// Show start and last recovery times.
+    Uptime,
+    /// List all tunables and their values.
+    Listvars,
+    /// Show a tunable.
+    Getvar { name: String },
+    /// Set a tunable on the target node.
+    Setvar { name: String, value: String },
+    /// Show the daemon's log level.
+    Getdebug,
+    /// Set the daemon's log level.
+    Setdebug { level: String },
+    /// Apply an edited nodes file on all connected nodes.
+    Reloadnodes,
+    /// Shut a node down.
+    Shutdown,
+    /// Show the rctdb version.
+    Version,
+    /// Show the run state; with arguments, require one of them.
+    Runstate { states: Vec<String> },
+    /// Show the daemon's process id.
+    Getpid,
+    /// Show the current leader.
+    #[command(alias = "recmaster")]
+    Leader,
+    /// Configuration commands.
+    Config {
+        #[command(subcommand)]
+        action: RawConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RawConfigCommand {
+    /// Check every configuration file of a base directory.
+    Validate {
+        /// Base directory [default: $RCTDB_BASE or /etc/rctdb].
+        basedir: Option<PathBuf>,
+    },
+}
+
+/// Which node(s) a command runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// The node the tool is connected to (no `-n`).
+    Local,
+    /// `-n PNN`.
+    Node(Pnn),
+    /// `-n all`: every non-deleted node, in PNN order.
+    All,
+}
+
+/// Output format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputMode {
+    Human,
+    /// `-X`/`-Y`: `sep`-separated fields, each line starting and ending with it.
+    Machine {
+        sep: char,
+    },
+    Json,
+}
+
+/// Validated global options.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    pub target: Target,
+    pub output: OutputMode,
+    pub timeout: Duration,
+    /// `None`: no limit.
+    pub max_runtime: Option<Duration>,
+    pub verbose: bool,
+}
+
+/// `nodestatus` argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeSelection {
+    /// No argument: the target node.
+    This,
+    All,
+    List(Vec<Pnn>),
+}
+
+/// A validated command.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Status,
+    NodeStatus(NodeSelection),
+    ListNodes,
+    Pnn,
+    Ping,
+    Uptime,
+    ListVars,
+    /// `typed` is echoed in the output, as CTDB does.
+    GetVar {
+        typed: String,
+        tunable: Tunable,
+    },
+    SetVar {
+        tunable: Tunable,
+        value: String,
+    },
+    GetDebug,
+    SetDebug(DebugLevel),
+    ReloadNodes,
+    Shutdown,
+    Version,
+    RunState(Vec<RunState>),
+    GetPid,
+    Leader,
+    ConfigValidate(Option<PathBuf>),
+}
+
+/// Where a command runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Needs no daemon; `-n` is refused.
+    Offline,
+    /// Talks to the local daemon only; `-n` may name the local node only.
+    Local,
+    /// Runs on the `-n` target.
+    Remote,
+}
+
+impl Command {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Status => "status",
+            Command::NodeStatus(_) => "nodestatus",
+            Command::ListNodes => "listnodes",
+            Command::Pnn => "pnn",
+            Command::Ping => "ping",
+            Command::Uptime => "uptime",
+            Command::ListVars => "listvars",
+            Command::GetVar { .. } => "getvar",
+            Command::SetVar { .. } => "setvar",
+            Command::GetDebug => "getdebug",
+            Command::SetDebug(_) => "setdebug",
+            Command::ReloadNodes => "reloadnodes",
+            Command::Shutdown => "shutdown",
+            Command::Version => "version",
+            Command::RunState(_) => "runstate",
+            Command::GetPid => "getpid",
+            Command::Leader => "leader",
+            Command::ConfigValidate(_) => "config",
+        }
+    }
+
+    pub fn kind(&self) -> Kind {
+        match self {
+            Command::ListNodes | Command::Version | Command::ConfigValidate(_) => Kind::Offline,
+            Command::Pnn | Command::ReloadNodes => Kind::Local,
+            _ => Kind::Remote,
+        }
+    }
+}
+
+/// Everything the tool needs to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invocation {
+    pub options: Options,
+    pub command: Command,
+}
+
+/// An argument that failed validation. `stdout` is set where CTDB prints
+/// the message on standard output (`No such tunable`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgError {
+    pub message: String,
+    pub stdout: bool,
+}
+
+impl ArgError {
+    fn new(message: impl Into<String>) -> ArgError {
+        ArgError {
+            message: message.into(),
+            stdout: false,
+        }
+    }
+}
+
+/// Parse an unsigned number as C's `strtoul(s, NULL, 0)` would, but
+/// strictly: `0x` hex, leading-`0` octal, else decimal; nothing trailing.
+pub fn parse_u32_base0(s: &str) -> Option<u32> {
+    let t = s.trim();
+    let (digits, radix) = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        (h, 16)
+    } else if t.len() > 1 && t.starts_with('0') {
+        (&t[1..], 8)
+    } else {
+        (t, 10)
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    u32::from_str_radix(digits, radix).ok()
+}
+
+/// A real node number (not one of the pseudo-destinations).
+pub fn parse_pnn(s: &str) -> Option<Pnn> {
+    parse_u32_base0(s).map(Pnn).filter(|p| p.is_node())
+}
+
+fn parse_secs(s: &str, what: &str, allow_zero: bool) -> Result<Option<Duration>, ArgError> {
+    let bad = || {
+        ArgError::new(format!(
+            "Invalid {what} '{s}': expected a number of seconds"
+        ))
+    };
+    let v: f64 = s.trim().parse().map_err(|_| bad())?;
+    if !v.is_finite() || v < 0.0 || (v == 0.0 && !allow_zero) {
+        return Err(bad());
+    }
+    if v == 0.0 {
+        return Ok(None);
+    }
+    Duration::try_from_secs_f64(v).map(Some).map_err(|_| bad())
+}
+
+fn parse_node_selection(s: Option<&str>) -> Result<NodeSelection, ArgError> {
+    let Some(s) = s else {
+        return Ok(NodeSelection::This);
+    };
+    if s == "all" {
+        return Ok(NodeSelection::All);
+    }
+    let mut pnns = Vec::new();
+    for part in s.split(',') {
+        let pnn = parse_pnn(part).ok_or_else(|| ArgError::new(format!("Invalid node {part}")))?;
+        if !pnns.contains(&pnn) {
+            pnns.push(pnn);
+        }
+    }
+    Ok(NodeSelection::List(pnns))
+}
+
+fn tunable(name: &str) -> Result<Tunable, ArgError> {
+    Tunable::from_name(name).ok_or_else(|| ArgError {
+        message: format!("No such tunable {name}"),
+        stdout: true,
+    })
+}
+
+/// Second stage: check every option and argument.
+pub fn validate(raw: RawArgs) -> Result<Invocation, ArgError> {
+    let target = match raw.node.as_deref() {
+        None => Target::Local,
+        Some("all") => Target::All,
+        Some(s) => {
+            Target::Node(parse_pnn(s).ok_or_else(|| ArgError::new(format!("Invalid node {s}")))?)
+        }
+    };
+    let sep = match raw.separator.as_deref() {
+        None => '|',
+        Some(s) => {
+            let mut chars = s.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) => c,
+                _ => return Err(ArgError::new(format!("Invalid separator \"{s}\""))),
+            }
+        }
+    };
+    let machine = raw.machine_parsable || raw.machine_readable;
+    if machine && raw.json {
+        return Err(ArgError::new("--json cannot be combined with -X or -Y"));
+    }
+    let output = if raw.json {
+        OutputMode::Json
+    } else if machine {
+        OutputMode::Machine { sep }
+    } else {
+        OutputMode::Human
+    };
+    let timeout = match raw.timelimit.as_deref() {
+        None => Duration::from_secs_f64(DEFAULT_TIMELIMIT),
+        Some(s) => parse_secs(s, "timelimit", false)?.unwrap_or(Duration::from_secs(10)),
+    };
+    let max_runtime = match raw.maxruntime.as_deref() {
+        None => Some(Duration::from_secs_f64(DEFAULT_MAXRUNTIME)),
+        Some(s) => parse_secs(s, "maxruntime", true)?,
+    };
+
+    let command = match raw.command {
+        RawCommand::Status => Command::Status,
+        RawCommand::Nodestatus { nodes } => {
+            Command::NodeStatus(parse_node_selection(nodes.as_deref())?)
+        }
+        RawCommand::Listnodes => Command::ListNodes,
+        RawCommand::Pnn => Command::Pnn,
+        RawCommand::Ping => Command::Ping,
+        RawCommand::Uptime => Command::Uptime,
+        RawCommand::Listvars => Command::ListVars,
+        RawCommand::Getvar { name } => {
+            let tunable = tunable(&name)?;
+            Command::GetVar {
+                typed: name,
+                tunable,
+            }
+        }
+        RawCommand::Setvar { name, value } => Command::SetVar {
+            tunable: tunable(&name)?,
+            value,
+        },
+        RawCommand::Getdebug => Command::GetDebug,
+        RawCommand::Setdebug { level } => {
+            Command::SetDebug(DebugLevel::parse(&level).map_err(|e| ArgError::new(e.to_string()))?)
+        }
+        RawCommand::Reloadnodes => Command::ReloadNodes,
+        RawCommand::Shutdown => Command::Shutdown,
+        RawCommand::Version => Command::Version,
+        RawCommand::Runstate { states } => {
+            let mut wanted = Vec::new();
+            for s in &states {
+                wanted.push(
+                    RunState::parse(s)
+                        .ok_or_else(|| ArgError::new(format!("Invalid run state ({s})")))?,
+                );
+            }
+            Command::RunState(wanted)
+        }
+        RawCommand::Getpid => Command::GetPid,
+        RawCommand::Leader => Command::Leader,
+        RawCommand::Config {
+            action: RawConfigCommand::Validate { basedir },
+        } => Command::ConfigValidate(basedir),
+    };
+
+    match (command.kind(), target) {
+        (Kind::Offline, Target::Node(_) | Target::All) => {
+            return Err(ArgError::new(format!(
+                "Cannot specify node for command {}",
+                command.name()
+            )));
+        }
+        (Kind::Local, Target::All) => {
+            return Err(ArgError::new(format!(
+                "Node cannot be specified for command {}",
+                command.name()
+            )));
+        }
+        _ => {}
+    }
+
+    Ok(Invocation {
+        options: Options {
+            target,
+            output,
+            timeout,
+            max_runtime,
+            verbose: raw.verbose,
+        },
+        command,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Invocation, ArgError> {
+        let mut v = vec!["rctdb"];
+        v.extend_from_slice(args);
+        validate(RawArgs::try_parse_from(v).expect("clap accepts"))
+    }
+
+    fn err(args: &[&str]) -> String {
+        parse(args).expect_err("should fail").message
+    }
+
+    #[test]
+    fn defaults() {
+        let inv = parse(&["status"]).unwrap();
+        assert_eq!(inv.command, Command::Status);
+        assert_eq!(inv.options.target, Target::Local);
+        assert_eq!(inv.options.output, OutputMode::Human);
+        assert_eq!(inv.options.timeout, Duration::from_secs(10));
+        assert_eq!(inv.options.max_runtime, Some(Duration::from_secs(120)));
+    }
+
+    #[test]
+    fn options_anywhere() {
+        let a = parse(&["-n", "1", "-X", "status"]).unwrap();
+        let b = parse(&["status", "-X", "-n", "1"]).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.options.target, Target::Node(Pnn(1)));
+        assert_eq!(a.options.output, OutputMode::Machine { sep: '|' });
+    }
+
+    #[test]
+    fn separator_and_y() {
+        let inv = parse(&["-Y", "-x", ":", "status"]).unwrap();
+        assert_eq!(inv.options.output, OutputMode::Machine { sep: ':' });
+        // -x alone does not switch machine-readable output on.
+        assert_eq!(
+            parse(&["-x", ":", "status"]).unwrap().options.output,
+            OutputMode::Human
+        );
+        assert_eq!(
+            err(&["-X", "-x", "ab", "status"]),
+            "Invalid separator \"ab\""
+        );
+    }
+
+    #[test]
+    fn json_excludes_machine() {
+        assert_eq!(
+            parse(&["--json", "pnn"]).unwrap().options.output,
+            OutputMode::Json
+        );
+        assert_eq!(
+            err(&["--json", "-X", "pnn"]),
+            "--json cannot be combined with -X or -Y"
+        );
+    }
+
+    #[test]
+    fn timeouts() {
+        let inv = parse(&["-t", "0.5", "-T", "2.25", "ping"]).unwrap();
+        assert_eq!(inv.options.timeout, Duration::from_millis(500));
+        assert_eq!(inv.options.max_runtime, Some(Duration::from_millis(2250)));
+        assert_eq!(
+            parse(&["-T", "0", "ping"]).unwrap().options.max_runtime,
+            None
+        );
+        assert_eq!(
+            err(&["-t", "0", "ping"]),
+            "Invalid timelimit '0': expected a number of seconds"
+        );
+        assert_eq!(
+            err(&["-t", "x", "ping"]),
+            "Invalid timelimit 'x': expected a number of seconds"
+        );
+        assert_eq!(
+            err(&["-T", "-1", "ping"]),
+            "Invalid maxruntime '-1': expected a number of seconds"
+        );
+        assert_eq!(
+            err(&["-T", "inf", "ping"]),
+            "Invalid maxruntime 'inf': expected a number of seconds"
+        );
+    }
+
+    #[test]
+    fn node_option() {
+        assert_eq!(
+            parse(&["-n", "all", "ping"]).unwrap().options.target,
+            Target::All
+        );
+        assert_eq!(
+            parse(&["-n", "0x2", "ping"]).unwrap().options.target,
+            Target::Node(Pnn(2))
+        );
+        assert_eq!(err(&["-n", "foo", "ping"]), "Invalid node foo");
+        assert_eq!(
+            err(&["-n", "4026531841", "ping"]),
+            "Invalid node 4026531841"
+        );
+    }
+
+    #[test]
+    fn node_refused_for_offline_and_local_commands() {
+        assert_eq!(
+            err(&["-n", "1", "listnodes"]),
+            "Cannot specify node for command listnodes"
+        );
+        assert_eq!(
+            err(&["-n", "1", "version"]),
+            "Cannot specify node for command version"
+        );
+        assert_eq!(
+            err(&["-n", "all", "pnn"]),
+            "Node cannot be specified for command pnn"
+        );
+        // `-n PNN` for a local command is checked against the local PNN later.
+        assert!(parse(&["-n", "1", "reloadnodes"]).is_ok());
+    }
+
+    #[test]
+    fn nodestatus_lists() {
+        assert_eq!(
+            parse(&["nodestatus"]).unwrap().command,
+            Command::NodeStatus(NodeSelection::This)
+        );
+        assert_eq!(
+            parse(&["nodestatus", "all"]).unwrap().command,
+            Command::NodeStatus(NodeSelection::All)
+        );
+        assert_eq!(
+            parse(&["nodestatus", "0,2,0x3,010"]).unwrap().command,
+            Command::NodeStatus(NodeSelection::List(vec![Pnn(0), Pnn(2), Pnn(3), Pnn(8)]))
+        );
+        assert_eq!(err(&["nodestatus", "0,x"]), "Invalid node x");
+        assert_eq!(err(&["nodestatus", "0,"]), "Invalid node ");
+    }
+
+    #[test]
+    fn setdebug_levels() {
+        assert_eq!(
+            parse(&["setdebug", "warn"]).unwrap().command,
+            Command::SetDebug(DebugLevel::Warning)
+        );
+        assert_eq!(
+            parse(&["setdebug", "2"]).unwrap().command,
+            Command::SetDebug(DebugLevel::Warning)
+        );
+        assert_eq!(
+            err(&["setdebug", "foobar"]),
+            "Invalid debug level 'foobar'. Valid levels are:\n\tERROR | WARNING | NOTICE | INFO | DEBUG"
+        );
+    }
+
+    #[test]
+    fn runstate_names() {
+        assert_eq!(
+            parse(&["runstate", "running", "STARTUP"]).unwrap().command,
+            Command::RunState(vec![RunState::Running, RunState::Startup])
+        );
+        assert_eq!(err(&["runstate", "foobar"]), "Invalid run state (foobar)");
+    }
+
+    #[test]
+    fn tunable_names() {
+        let inv = parse(&["getvar", "monitorinterval"]).unwrap();
+        match inv.command {
+            Command::GetVar { typed, tunable } => {
+                assert_eq!(typed, "monitorinterval");
+                assert_eq!(tunable.name(), "MonitorInterval");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let e = parse(&["getvar", "NoSuchThing"]).expect_err("unknown");
+        assert_eq!(
+            e,
+            ArgError {
+                message: "No such tunable NoSuchThing".into(),
+                stdout: true
+            }
+        );
+        let e = parse(&["setvar", "Bogus", "1"]).expect_err("unknown");
+        assert_eq!(e.message, "No such tunable Bogus");
+    }
+
+    #[test]
+    fn leader_alias_and_config() {
+        assert_eq!(parse(&["recmaster"]).unwrap().command, Command::Leader);
+        assert_eq!(
+            parse(&["config", "validate"]).unwrap().command,
+            Command::ConfigValidate(None)
+        );
+        assert_eq!(
+            parse(&["config", "validate", "/tmp/x"]).unwrap().command,
+            Command::ConfigValidate(Some(PathBuf::from("/tmp/x")))
+        );
+    }
+
+    #[test]
+    fn base0_numbers() {
+        assert_eq!(parse_u32_base0("0"), Some(0));
+        assert_eq!(parse_u32_base0("17"), Some(17));
+        assert_eq!(parse_u32_base0("0x11"), Some(17));
+        assert_eq!(parse_u32_base0("021"), Some(17));
+        assert_eq!(parse_u32_base0("09"), None);
+        assert_eq!(parse_u32_base0("-1"), None);
+        assert_eq!(parse_u32_base0("1a"), None);
+        assert_eq!(parse_u32_base0("99999999999"), None);
+    }
+}

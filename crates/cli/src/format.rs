@@ -1,0 +1,1003 @@
+//! Output formats, as pure functions from data to text or JSON.
+//!
+//! Human and machine-readable (`-X`) forms follow CTDB's `ctdb` tool to the
+//! character where CTDB defines them (reference §9). Every returned string
+//! ends with a newline unless it is empty. JSON values keep their field
+//! order (serde_json `preserve_order`) and are printed by [`json_text`].
+
+use rctdb_config::{format_tunable, Tunable};
+use rctdb_protocol::{NodeFlags, NodeMap, Pnn, RecMode, RunState, Uptime, VnnMap};
+use serde_json::{json, Map, Value};
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+/// Which stream a piece of output goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// One node as the tool shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeRow {
+    pub pnn: Pnn,
+    pub addr: IpAddr,
+    /// Flags as displayed (UNKNOWN substituted where the rule applies).
+    pub flags: NodeFlags,
+    /// Flags 0 but some public interface down. Always false until the
+    /// interface milestone.
+    pub partially_online: bool,
+    /// The node the command was run on.
+    pub this_node: bool,
+}
+
+impl NodeRow {
+    /// `OK`, `PARTIALLYONLINE`, or the flag names.
+    pub fn state(&self) -> String {
+        if self.flags.is_empty() && self.partially_online {
+            "PARTIALLYONLINE".to_string()
+        } else {
+            self.flags.to_string()
+        }
+    }
+}
+
+/// The rows to show for a node map fetched from `this` node, whose run
+/// state is `runstate`: deleted nodes left out, and, while `this` has not
+/// finished its first recovery, every other connected node shown UNKNOWN.
+pub fn node_rows(map: &NodeMap, this: Pnn, runstate: RunState) -> Vec<NodeRow> {
+    let untrusted = runstate <= RunState::FirstRecovery;
+    map.present()
+        .map(|n| {
+            let flags = if untrusted && n.pnn != this && !n.flags.contains(NodeFlags::DISCONNECTED)
+            {
+                NodeFlags::UNKNOWN
+            } else {
+                n.flags
+            };
+            NodeRow {
+                pnn: n.pnn,
+                addr: n.addr,
+                flags,
+                partially_online: false,
+                this_node: n.pnn == this,
+            }
+        })
+        .collect()
+}
+
+fn deleted_count(map: &NodeMap) -> usize {
+    map.nodes
+        .iter()
+        .filter(|n| n.flags.contains(NodeFlags::DELETED))
+        .count()
+}
+
+/// `Number of nodes:%d[ (including %d deleted nodes)]`.
+pub fn number_of_nodes(map: &NodeMap) -> String {
+    match deleted_count(map) {
+        0 => format!("Number of nodes:{}\n", map.nodes.len()),
+        d => format!(
+            "Number of nodes:{} (including {} deleted nodes)\n",
+            map.nodes.len(),
+            d
+        ),
+    }
+}
+
+/// `pnn:%u %-16s %s%s`.
+pub fn node_line(row: &NodeRow) -> String {
+    format!(
+        "pnn:{} {:<16} {}{}\n",
+        row.pnn,
+        row.addr.to_string(),
+        row.state(),
+        if row.this_node { " (THIS NODE)" } else { "" }
+    )
+}
+
+/// The `-X` node table: header, then one line per row.
+pub fn node_table(rows: &[NodeRow], sep: char) -> String {
+    let b = |flags: NodeFlags, f: NodeFlags| u8::from(flags.intersects(f));
+    let mut out = String::new();
+    let header = [
+        "Node",
+        "IP",
+        "Disconnected",
+        "Unknown",
+        "Banned",
+        "Disabled",
+        "Unhealthy",
+        "Stopped",
+        "Inactive",
+        "PartiallyOnline",
+        "ThisNode",
+    ];
+    out.push_str(&machine_line(sep, header.iter().map(|s| s.to_string())));
+    for r in rows {
+        let f = r.flags;
+        out.push_str(&machine_line(
+            sep,
+            [
+                r.pnn.to_string(),
+                r.addr.to_string(),
+                b(f, NodeFlags::DISCONNECTED).to_string(),
+                b(f, NodeFlags::UNKNOWN).to_string(),
+                b(f, NodeFlags::BANNED).to_string(),
+                b(f, NodeFlags::PERMANENTLY_DISABLED).to_string(),
+                b(f, NodeFlags::UNHEALTHY).to_string(),
+                b(f, NodeFlags::STOPPED).to_string(),
+                b(f, NodeFlags::INACTIVE).to_string(),
+                u8::from(r.partially_online).to_string(),
+                if r.this_node { "Y" } else { "N" }.to_string(),
+            ],
+        ));
+    }
+    out
+}
+
+/// `|a|b|c|` with `sep` for `|`.
+pub fn machine_line(sep: char, fields: impl IntoIterator<Item = String>) -> String {
+    let mut out = String::new();
+    out.push(sep);
+    for f in fields {
+        out.push_str(&f);
+        out.push(sep);
+    }
+    out.push('\n');
+    out
+}
+
+/// Everything `status` shows, as fetched from the target node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusData {
+    pub map: NodeMap,
+    pub this: Pnn,
+    pub runstate: RunState,
+    pub vnnmap: VnnMap,
+    pub recmode: RecMode,
+    pub leader: Pnn,
+}
+
+fn recmode_name(m: RecMode) -> &'static str {
+    match m {
+        RecMode::Normal => "NORMAL",
+        RecMode::Active => "RECOVERY",
+    }
+}
+
+/// `status`, human form.
+pub fn status_human(s: &StatusData) -> String {
+    let mut out = number_of_nodes(&s.map);
+    for row in node_rows(&s.map, s.this, s.runstate) {
+        out.push_str(&node_line(&row));
+    }
+    if s.vnnmap.generation == rctdb_protocol::Generation::INVALID {
+        out.push_str("Generation:INVALID\n");
+    } else {
+        let _ = writeln!(out, "Generation:{}", s.vnnmap.generation.0);
+    }
+    let _ = writeln!(out, "Size:{}", s.vnnmap.map.len());
+    for (hash, lmaster) in s.vnnmap.map.iter().enumerate() {
+        let _ = writeln!(out, "hash:{hash} lmaster:{lmaster}");
+    }
+    let _ = writeln!(
+        out,
+        "Recovery mode:{} ({})",
+        recmode_name(s.recmode),
+        s.recmode.as_u32()
+    );
+    out.push_str(&leader_line("Leader:", s.leader));
+    out
+}
+
+fn leader_line(prefix: &str, leader: Pnn) -> String {
+    if leader == Pnn::UNKNOWN {
+        format!("{prefix}UNKNOWN\n")
+    } else {
+        format!("{prefix}{leader}\n")
+    }
+}
+
+/// `leader`: the PNN or `UNKNOWN`.
+pub fn leader_text(leader: Pnn) -> String {
+    leader_line("", leader)
+}
+
+/// `status`, `-X` form: only the node table.
+pub fn status_machine(s: &StatusData, sep: char) -> String {
+    node_table(&node_rows(&s.map, s.this, s.runstate), sep)
+}
+
+fn row_json(r: &NodeRow) -> Value {
+    let f = r.flags;
+    json!({
+        "pnn": r.pnn.0,
+        "address": r.addr.to_string(),
+        "partially_online": r.partially_online,
+        "flags_raw": f.0,
+        "flags_ok": f.is_empty(),
+        "flags": {
+            "disconnected": f.contains(NodeFlags::DISCONNECTED),
+            "unknown": f.contains(NodeFlags::UNKNOWN),
+            "disabled": f.contains(NodeFlags::PERMANENTLY_DISABLED),
+            "banned": f.contains(NodeFlags::BANNED),
+            "unhealthy": f.contains(NodeFlags::UNHEALTHY),
+            "deleted": f.contains(NodeFlags::DELETED),
+            "stopped": f.contains(NodeFlags::STOPPED),
+            "inactive": f.is_inactive(),
+        },
+        "this_node": r.this_node,
+    })
+}
+
+/// `node_status` object: counts over the whole map, `nodes` for `rows`.
+pub fn node_status_json(map: &NodeMap, rows: &[NodeRow]) -> Value {
+    let mut nodes = Map::new();
+    for r in rows {
+        nodes.insert(r.pnn.to_string(), row_json(r));
+    }
+    json!({
+        "node_count": map.nodes.len(),
+        "deleted_node_count": deleted_count(map),
+        "nodes": nodes,
+    })
+}
+
+/// `status`, JSON form (CTDB's shape, §9.3).
+pub fn status_json(s: &StatusData) -> Value {
+    let rows = node_rows(&s.map, s.this, s.runstate);
+    let generation = if s.vnnmap.generation == rctdb_protocol::Generation::INVALID {
+        Value::Null
+    } else {
+        json!(s.vnnmap.generation.0)
+    };
+    let vnn_map: Vec<Value> = s
+        .vnnmap
+        .map
+        .iter()
+        .enumerate()
+        .map(|(hash, l)| json!({"hash": hash, "lmaster": l.0}))
+        .collect();
+    json!({
+        "node_status": node_status_json(&s.map, &rows),
+        "vnn_status": {
+            "generation": generation,
+            "size": s.vnnmap.map.len(),
+            "vnn_map": vnn_map,
+        },
+        "recovery_mode": recmode_name(s.recmode),
+        "recovery_mode_raw": s.recmode.as_u32(),
+        "leader": s.leader.0,
+    })
+}
+
+/// `nodestatus` human form: node lines, with the header only for `all`.
+pub fn nodestatus_human(map: &NodeMap, rows: &[NodeRow], all: bool) -> String {
+    let mut out = if all {
+        number_of_nodes(map)
+    } else {
+        String::new()
+    };
+    for r in rows {
+        out.push_str(&node_line(r));
+    }
+    out
+}
+
+/// `nodestatus` exit status: the OR of the displayed flags.
+pub fn nodestatus_exit(rows: &[NodeRow]) -> i32 {
+    rows.iter().fold(0u32, |acc, r| acc | r.flags.0) as i32
+}
+
+/// `listnodes`: addresses of non-deleted nodes, one per line.
+pub fn listnodes_human(map: &NodeMap) -> String {
+    map.present().map(|n| format!("{}\n", n.addr)).collect()
+}
+
+/// `listnodes -X`: `|pnn|address|`, no header.
+pub fn listnodes_machine(map: &NodeMap, sep: char) -> String {
+    map.present()
+        .map(|n| machine_line(sep, [n.pnn.to_string(), n.addr.to_string()]))
+        .collect()
+}
+
+/// `listnodes --json`.
+pub fn listnodes_json(map: &NodeMap) -> Value {
+    let nodes: Vec<Value> = map
+        .present()
+        .map(|n| json!({"pnn": n.pnn.0, "address": n.addr.to_string()}))
+        .collect();
+    json!({ "nodes": nodes })
+}
+
+/// `%-26s = %s`, as `getvar` and `listvars` print.
+pub fn tunable_line(name: &str, value: &str) -> String {
+    format!("{name:<26} = {value}\n")
+}
+
+/// A tunable's value as text; raw if this tool does not know the name
+/// (a newer daemon).
+pub fn tunable_value(name: &str, raw: u64) -> String {
+    match Tunable::from_name(name) {
+        Some(t) => format_tunable(t, raw),
+        None => raw.to_string(),
+    }
+}
+
+/// `listvars`, human form.
+pub fn listvars_human(vars: &[(String, u64)]) -> String {
+    vars.iter()
+        .map(|(n, v)| tunable_line(n, &tunable_value(n, *v)))
+        .collect()
+}
+
+fn tunable_json(name: &str, raw: u64) -> Value {
+    json!({"name": name, "value": tunable_value(name, raw), "raw": raw})
+}
+
+/// `listvars --json`: `value` as text (`200ms`), `raw` as on the wire
+/// (milliseconds for timing tunables).
+pub fn listvars_json(vars: &[(String, u64)]) -> Value {
+    json!({ "tunables": vars.iter().map(|(n, v)| tunable_json(n, *v)).collect::<Vec<_>>() })
+}
+
+/// `getvar --json`: the canonical name.
+pub fn getvar_json(tunable: Tunable, raw: u64) -> Value {
+    tunable_json(tunable.name(), raw)
+}
+
+/// `response from %u time=%.6f sec  (%d clients)`.
+pub fn ping_line(pnn: Pnn, secs: f64, clients: u32) -> String {
+    format!("response from {pnn} time={secs:.6} sec  ({clients} clients)\n")
+}
+
+/// `(%03d %02d:%02d:%02d)` for a span of whole seconds.
+fn elapsed(secs: u64) -> String {
+    format!(
+        "({:03} {:02}:{:02}:{:02})",
+        secs / 86_400,
+        secs % 86_400 / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+fn us_to_secs(us: u64) -> i64 {
+    i64::try_from(us / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// Seconds between two microsecond stamps, negative if `b` is before `a`.
+fn delta_secs(a_us: u64, b_us: u64) -> f64 {
+    (b_us as f64 - a_us as f64) / 1e6
+}
+
+/// `uptime`, human form. A recovery time of 0 means no recovery has
+/// finished yet: the line then reads `never` (and the duration line
+/// `never`, or `in progress` while the first recovery runs), rather than a
+/// date in 1970.
+pub fn uptime_human(pnn: Pnn, u: &Uptime, ctime: fn(i64) -> String) -> String {
+    let now_s = u.current_time_us / 1_000_000;
+    let ago = |t_us: u64| elapsed(now_s.saturating_sub(t_us / 1_000_000));
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Current time of node {:<4}     :                {}",
+        pnn.0,
+        ctime(us_to_secs(u.current_time_us))
+    );
+    let _ = writeln!(
+        out,
+        "Ctdbd start time              : {} {}",
+        ago(u.start_time_us),
+        ctime(us_to_secs(u.start_time_us))
+    );
+    if u.last_recovery_finished_us == 0 {
+        out.push_str("Time of last recovery/failover: never\n");
+        let what = if u.last_recovery_started_us == 0 {
+            "never"
+        } else {
+            "in progress"
+        };
+        let _ = writeln!(out, "Duration of last recovery/failover: {what}");
+    } else {
+        let _ = writeln!(
+            out,
+            "Time of last recovery/failover: {} {}",
+            ago(u.last_recovery_finished_us),
+            ctime(us_to_secs(u.last_recovery_finished_us))
+        );
+        let _ = writeln!(
+            out,
+            "Duration of last recovery/failover: {:.6} seconds",
+            delta_secs(u.last_recovery_started_us, u.last_recovery_finished_us)
+        );
+    }
+    out
+}
+
+/// `uptime -X`, CTDB's columns; times in seconds since the epoch (0 for
+/// "never").
+pub fn uptime_machine(u: &Uptime, sep: char) -> String {
+    let header = [
+        "Current Node Time",
+        "Ctdb Start Time",
+        "Last Recovery/Failover Time",
+        "Last Recovery/IPFailover Duration",
+    ];
+    let mut out = machine_line(sep, header.iter().map(|s| s.to_string()));
+    out.push_str(&machine_line(
+        sep,
+        [
+            us_to_secs(u.current_time_us).to_string(),
+            us_to_secs(u.start_time_us).to_string(),
+            us_to_secs(u.last_recovery_finished_us).to_string(),
+            format!(
+                "{:.6}",
+                delta_secs(u.last_recovery_started_us, u.last_recovery_finished_us)
+            ),
+        ],
+    ));
+    out
+}
+
+/// `uptime --json`: microseconds since the epoch; recovery fields are null
+/// when there was none.
+pub fn uptime_json(pnn: Pnn, u: &Uptime) -> Value {
+    let opt = |v: u64| if v == 0 { Value::Null } else { json!(v) };
+    let duration = if u.last_recovery_finished_us == 0 {
+        Value::Null
+    } else {
+        json!(delta_secs(
+            u.last_recovery_started_us,
+            u.last_recovery_finished_us
+        ))
+    };
+    json!({
+        "pnn": pnn.0,
+        "current_time_us": u.current_time_us,
+        "start_time_us": u.start_time_us,
+        "last_recovery_started_us": opt(u.last_recovery_started_us),
+        "last_recovery_finished_us": opt(u.last_recovery_finished_us),
+        "last_recovery_duration": duration,
+    })
+}
+
+/// Pretty-printed JSON (2-space indent) with a trailing newline.
+pub fn json_text(v: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(v).unwrap_or_else(|_| "null".to_string());
+    s.push('\n');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rctdb_protocol::{Generation, NodeInfo};
+
+    fn map(nodes: &[(u32, &str, u32)]) -> NodeMap {
+        NodeMap {
+            nodes: nodes
+                .iter()
+                .map(|&(p, a, f)| NodeInfo {
+                    pnn: Pnn(p),
+                    addr: a.parse().unwrap(),
+                    flags: NodeFlags(f),
+                })
+                .collect(),
+        }
+    }
+
+    fn three() -> StatusData {
+        StatusData {
+            map: map(&[
+                (0, "192.168.20.41", 0),
+                (1, "192.168.20.42", 0x02),
+                (2, "192.168.20.43", 0x03),
+            ]),
+            this: Pnn(0),
+            runstate: RunState::Running,
+            vnnmap: VnnMap {
+                generation: Generation(654321),
+                map: vec![Pnn(0), Pnn(1), Pnn(2)],
+            },
+            recmode: RecMode::Normal,
+            leader: Pnn(0),
+        }
+    }
+
+    #[test]
+    fn status_human_matches_ctdb() {
+        assert_eq!(
+            status_human(&three()),
+            "Number of nodes:3
+pnn:0 192.168.20.41    OK (THIS NODE)
+pnn:1 192.168.20.42    UNHEALTHY
+pnn:2 192.168.20.43    DISCONNECTED|UNHEALTHY|INACTIVE
+Generation:654321
+Size:3
+hash:0 lmaster:0
+hash:1 lmaster:1
+hash:2 lmaster:2
+Recovery mode:NORMAL (0)
+Leader:0
+"
+        );
+    }
+
+    #[test]
+    fn status_human_invalid_generation_recovery_unknown_leader() {
+        let mut s = three();
+        s.vnnmap = VnnMap {
+            generation: Generation::INVALID,
+            map: vec![Pnn(0)],
+        };
+        s.recmode = RecMode::Active;
+        s.leader = Pnn::UNKNOWN;
+        let out = status_human(&s);
+        assert!(out.ends_with("Generation:INVALID\nSize:1\nhash:0 lmaster:0\nRecovery mode:RECOVERY (1)\nLeader:UNKNOWN\n"));
+    }
+
+    #[test]
+    fn status_machine_matches_ctdb() {
+        assert_eq!(
+            status_machine(&three(), '|'),
+            "|Node|IP|Disconnected|Unknown|Banned|Disabled|Unhealthy|Stopped|Inactive|PartiallyOnline|ThisNode|
+|0|192.168.20.41|0|0|0|0|0|0|0|0|Y|
+|1|192.168.20.42|0|0|0|0|1|0|0|0|N|
+|2|192.168.20.43|1|0|0|0|1|0|1|0|N|
+"
+        );
+    }
+
+    #[test]
+    fn machine_separator() {
+        let rows = node_rows(&map(&[(0, "10.0.0.1", 0x0c)]), Pnn(0), RunState::Running);
+        assert_eq!(
+            node_table(&rows, ':'),
+            ":Node:IP:Disconnected:Unknown:Banned:Disabled:Unhealthy:Stopped:Inactive:PartiallyOnline:ThisNode:
+:0:10.0.0.1:0:0:1:1:0:0:1:0:Y:
+"
+        );
+    }
+
+    #[test]
+    fn status_json_matches_ctdb_shape() {
+        let mut s = three();
+        s.map.nodes.truncate(2);
+        s.vnnmap = VnnMap {
+            generation: Generation(7),
+            map: vec![Pnn(0)],
+        };
+        assert_eq!(
+            json_text(&status_json(&s)),
+            r#"{
+  "node_status": {
+    "node_count": 2,
+    "deleted_node_count": 0,
+    "nodes": {
+      "0": {
+        "pnn": 0,
+        "address": "192.168.20.41",
+        "partially_online": false,
+        "flags_raw": 0,
+        "flags_ok": true,
+        "flags": {
+          "disconnected": false,
+          "unknown": false,
+          "disabled": false,
+          "banned": false,
+          "unhealthy": false,
+          "deleted": false,
+          "stopped": false,
+          "inactive": false
+        },
+        "this_node": true
+      },
+      "1": {
+        "pnn": 1,
+        "address": "192.168.20.42",
+        "partially_online": false,
+        "flags_raw": 2,
+        "flags_ok": false,
+        "flags": {
+          "disconnected": false,
+          "unknown": false,
+          "disabled": false,
+          "banned": false,
+          "unhealthy": true,
+          "deleted": false,
+          "stopped": false,
+          "inactive": false
+        },
+        "this_node": false
+      }
+    }
+  },
+  "vnn_status": {
+    "generation": 7,
+    "size": 1,
+    "vnn_map": [
+      {
+        "hash": 0,
+        "lmaster": 0
+      }
+    ]
+  },
+  "recovery_mode": "NORMAL",
+  "recovery_mode_raw": 0,
+  "leader": 0
+}
+"#
+        );
+    }
+
+    #[test]
+    fn status_json_invalid_generation_and_unknown_leader() {
+        let mut s = three();
+        s.vnnmap.generation = Generation::INVALID;
+        s.leader = Pnn::UNKNOWN;
+        s.recmode = RecMode::Active;
+        let v = status_json(&s);
+        assert_eq!(v["vnn_status"]["generation"], Value::Null);
+        assert_eq!(v["leader"], json!(4294967295u32));
+        assert_eq!(v["recovery_mode"], json!("RECOVERY"));
+        assert_eq!(v["recovery_mode_raw"], json!(1));
+        // Keys of `nodes` stay in PNN order, also past 9.
+        let many: Vec<(u32, String, u32)> = (0..12)
+            .map(|i| (i, format!("10.0.0.{}", i + 1), 0))
+            .collect();
+        let refs: Vec<(u32, &str, u32)> =
+            many.iter().map(|(p, a, f)| (*p, a.as_str(), *f)).collect();
+        s.map = map(&refs);
+        let v = status_json(&s);
+        let keys: Vec<&String> = v["node_status"]["nodes"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect();
+        assert_eq!(
+            keys,
+            (0..12)
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .iter()
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn flags_display_combinations() {
+        let cases = [
+            (0x00, "OK"),
+            (0x03, "DISCONNECTED|UNHEALTHY|INACTIVE"),
+            (0x24, "DISABLED|STOPPED|INACTIVE"),
+            (0x08, "BANNED|INACTIVE"),
+            (0x20, "STOPPED|INACTIVE"),
+            (0x04, "DISABLED"),
+            (0x40, "UNKNOWN"),
+            (0x41, "DISCONNECTED|UNKNOWN|INACTIVE"),
+            (
+                0x3f,
+                "DISCONNECTED|DISABLED|BANNED|UNHEALTHY|DELETED|STOPPED|INACTIVE",
+            ),
+        ];
+        for (flags, want) in cases {
+            let row = NodeRow {
+                pnn: Pnn(3),
+                addr: "10.0.0.4".parse().unwrap(),
+                flags: NodeFlags(flags),
+                partially_online: false,
+                this_node: false,
+            };
+            assert_eq!(
+                node_line(&row),
+                format!("pnn:3 10.0.0.4         {want}\n"),
+                "flags {flags:#x}"
+            );
+        }
+    }
+
+    #[test]
+    fn partially_online_only_when_flags_zero() {
+        let mut row = NodeRow {
+            pnn: Pnn(0),
+            addr: "10.0.0.1".parse().unwrap(),
+            flags: NodeFlags(0),
+            partially_online: true,
+            this_node: true,
+        };
+        assert_eq!(
+            node_line(&row),
+            "pnn:0 10.0.0.1         PARTIALLYONLINE (THIS NODE)\n"
+        );
+        row.flags = NodeFlags::UNHEALTHY;
+        assert_eq!(
+            node_line(&row),
+            "pnn:0 10.0.0.1         UNHEALTHY (THIS NODE)\n"
+        );
+    }
+
+    #[test]
+    fn long_address_is_not_truncated() {
+        let rows = node_rows(
+            &map(&[(0, "fd00:1234:5678::42", 0)]),
+            Pnn(0),
+            RunState::Running,
+        );
+        assert_eq!(
+            node_line(&rows[0]),
+            "pnn:0 fd00:1234:5678::42 OK (THIS NODE)\n"
+        );
+    }
+
+    #[test]
+    fn deleted_nodes_are_omitted_and_counted() {
+        let mut s = three();
+        s.map = map(&[
+            (0, "192.168.20.41", 0),
+            (1, "0.0.0.0", 0x10),
+            (2, "192.168.20.43", 0),
+        ]);
+        s.this = Pnn(2);
+        s.vnnmap.map = vec![Pnn(0), Pnn(2)];
+        assert_eq!(
+            status_human(&s),
+            "Number of nodes:3 (including 1 deleted nodes)
+pnn:0 192.168.20.41    OK
+pnn:2 192.168.20.43    OK (THIS NODE)
+Generation:654321
+Size:2
+hash:0 lmaster:0
+hash:1 lmaster:2
+Recovery mode:NORMAL (0)
+Leader:0
+"
+        );
+        assert_eq!(
+            status_machine(&s, '|'),
+            "|Node|IP|Disconnected|Unknown|Banned|Disabled|Unhealthy|Stopped|Inactive|PartiallyOnline|ThisNode|
+|0|192.168.20.41|0|0|0|0|0|0|0|0|N|
+|2|192.168.20.43|0|0|0|0|0|0|0|0|Y|
+"
+        );
+        let v = status_json(&s);
+        assert_eq!(v["node_status"]["node_count"], json!(3));
+        assert_eq!(v["node_status"]["deleted_node_count"], json!(1));
+        assert!(v["node_status"]["nodes"].get("1").is_none());
+    }
+
+    #[test]
+    fn unknown_pseudo_state_before_first_recovery_ends() {
+        let m = map(&[
+            (0, "10.0.0.1", 0x02),
+            (1, "10.0.0.2", 0x00),
+            (2, "10.0.0.3", 0x03),
+            (3, "0.0.0.0", 0x10),
+        ]);
+        for rs in [
+            RunState::Unknown,
+            RunState::Init,
+            RunState::Setup,
+            RunState::FirstRecovery,
+        ] {
+            let rows = node_rows(&m, Pnn(0), rs);
+            let flags: Vec<u32> = rows.iter().map(|r| r.flags.0).collect();
+            // The queried node keeps its own flags; disconnected nodes keep
+            // theirs; the rest are UNKNOWN; deleted nodes are left out.
+            assert_eq!(flags, vec![0x02, 0x40, 0x03], "{rs:?}");
+        }
+        for rs in [RunState::Startup, RunState::Running, RunState::Shutdown] {
+            let flags: Vec<u32> = node_rows(&m, Pnn(0), rs)
+                .iter()
+                .map(|r| r.flags.0)
+                .collect();
+            assert_eq!(flags, vec![0x02, 0x00, 0x03], "{rs:?}");
+        }
+        let rows = node_rows(&m, Pnn(0), RunState::FirstRecovery);
+        assert_eq!(
+            nodestatus_human(&m, &rows, true),
+            "Number of nodes:4 (including 1 deleted nodes)
+pnn:0 10.0.0.1         UNHEALTHY (THIS NODE)
+pnn:1 10.0.0.2         UNKNOWN
+pnn:2 10.0.0.3         DISCONNECTED|UNHEALTHY|INACTIVE
+"
+        );
+        assert_eq!(nodestatus_exit(&rows), 0x43);
+        assert_eq!(
+            node_table(&rows[1..2], '|'),
+            "|Node|IP|Disconnected|Unknown|Banned|Disabled|Unhealthy|Stopped|Inactive|PartiallyOnline|ThisNode|
+|1|10.0.0.2|0|1|0|0|0|0|0|0|N|
+"
+        );
+    }
+
+    #[test]
+    fn nodestatus_examples() {
+        let m = map(&[
+            (0, "192.168.20.41", 0),
+            (1, "192.168.20.42", 0x01),
+            (2, "192.168.20.43", 0),
+        ]);
+        let rows = node_rows(&m, Pnn(2), RunState::Running);
+        let this: Vec<NodeRow> = rows.iter().filter(|r| r.this_node).cloned().collect();
+        assert_eq!(
+            nodestatus_human(&m, &this, false),
+            "pnn:2 192.168.20.43    OK (THIS NODE)\n"
+        );
+        assert_eq!(nodestatus_exit(&this), 0);
+        assert_eq!(
+            nodestatus_human(&m, &rows, true),
+            "Number of nodes:3
+pnn:0 192.168.20.41    OK
+pnn:1 192.168.20.42    DISCONNECTED|INACTIVE
+pnn:2 192.168.20.43    OK (THIS NODE)
+"
+        );
+        assert_eq!(nodestatus_exit(&rows), 1);
+
+        let m = map(&[(0, "192.168.20.41", 0x24), (1, "192.168.20.42", 0)]);
+        let rows = node_rows(&m, Pnn(1), RunState::Running);
+        assert_eq!(
+            nodestatus_human(&m, &rows[..1], false),
+            "pnn:0 192.168.20.41    DISABLED|STOPPED|INACTIVE\n"
+        );
+        assert_eq!(nodestatus_exit(&rows[..1]), 36);
+    }
+
+    #[test]
+    fn listnodes_forms() {
+        let m = map(&[
+            (0, "192.168.20.41", 0),
+            (1, "0.0.0.0", 0x10),
+            (2, "fd00::3", 0),
+        ]);
+        assert_eq!(listnodes_human(&m), "192.168.20.41\nfd00::3\n");
+        assert_eq!(
+            listnodes_machine(&m, '|'),
+            "|0|192.168.20.41|\n|2|fd00::3|\n"
+        );
+        assert_eq!(
+            json_text(&listnodes_json(&m)),
+            "{\n  \"nodes\": [\n    {\n      \"pnn\": 0,\n      \"address\": \"192.168.20.41\"\n    },\n    {\n      \"pnn\": 2,\n      \"address\": \"fd00::3\"\n    }\n  ]\n}\n"
+        );
+    }
+
+    #[test]
+    fn tunable_lines() {
+        assert_eq!(
+            tunable_line("MonitorInterval", "15"),
+            "MonitorInterval            = 15\n"
+        );
+        assert_eq!(
+            tunable_line("monitorinterval", "15"),
+            "monitorinterval            = 15\n"
+        );
+        assert_eq!(
+            tunable_line("SeqnumInterval", "1000"),
+            "SeqnumInterval             = 1000\n"
+        );
+        assert_eq!(
+            tunable_line("AllowMixedVersions", "0"),
+            "AllowMixedVersions         = 0\n"
+        );
+        // Longer than the column: no truncation.
+        assert_eq!(
+            tunable_line("ABCDEFGHIJKLMNOPQRSTUVWXYZ12", "1"),
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZ12 = 1\n"
+        );
+    }
+
+    #[test]
+    fn listvars_uses_tunable_formatting() {
+        let mi = Tunable::from_name("MonitorInterval").unwrap();
+        let vars = vec![
+            ("ControlTimeout".to_string(), 60u64),
+            ("MonitorInterval".to_string(), 15_000),
+            ("FutureTunable".to_string(), 7),
+        ];
+        let out = listvars_human(&vars);
+        let want = format!(
+            "ControlTimeout             = {}\nMonitorInterval            = {}\nFutureTunable              = 7\n",
+            tunable_value("ControlTimeout", 60),
+            format_tunable(mi, 15_000)
+        );
+        assert_eq!(out, want);
+        let v = listvars_json(&vars);
+        assert_eq!(
+            v["tunables"][2],
+            json!({"name": "FutureTunable", "value": "7", "raw": 7})
+        );
+        assert_eq!(getvar_json(mi, 200)["name"], json!("MonitorInterval"));
+    }
+
+    #[test]
+    fn ping_format() {
+        assert_eq!(
+            ping_line(Pnn(0), 0.000054, 3),
+            "response from 0 time=0.000054 sec  (3 clients)\n"
+        );
+        assert_eq!(
+            ping_line(Pnn(12), 1.5, 1),
+            "response from 12 time=1.500000 sec  (1 clients)\n"
+        );
+    }
+
+    #[test]
+    fn leader_forms() {
+        assert_eq!(leader_text(Pnn(2)), "2\n");
+        assert_eq!(leader_text(Pnn::UNKNOWN), "UNKNOWN\n");
+    }
+
+    fn utc_ctime(secs: i64) -> String {
+        static TZ: std::sync::Once = std::sync::Once::new();
+        TZ.call_once(|| std::env::set_var("TZ", "UTC"));
+        rctdb_sys::ctime(secs)
+    }
+
+    /// The reference example: Thu Oct 29 10:38:54 2009 UTC and friends.
+    fn example_uptime() -> Uptime {
+        let now = 1_256_812_734u64;
+        let start = now - 60_868;
+        let finished = now - 60_811;
+        Uptime {
+            current_time_us: now * 1_000_000 + 123_456,
+            start_time_us: start * 1_000_000,
+            last_recovery_started_us: finished * 1_000_000 - 2_248_552,
+            last_recovery_finished_us: finished * 1_000_000,
+        }
+    }
+
+    #[test]
+    fn uptime_matches_ctdb_example() {
+        assert_eq!(
+            uptime_human(Pnn(0), &example_uptime(), utc_ctime),
+            "Current time of node 0        :                Thu Oct 29 10:38:54 2009
+Ctdbd start time              : (000 16:54:28) Wed Oct 28 17:44:26 2009
+Time of last recovery/failover: (000 16:53:31) Wed Oct 28 17:45:23 2009
+Duration of last recovery/failover: 2.248552 seconds
+"
+        );
+    }
+
+    #[test]
+    fn uptime_without_recovery_and_long_uptimes() {
+        let mut u = example_uptime();
+        u.start_time_us -= 3 * 86_400 * 1_000_000;
+        u.last_recovery_started_us = 0;
+        u.last_recovery_finished_us = 0;
+        assert_eq!(
+            uptime_human(Pnn(12345), &u, utc_ctime),
+            "Current time of node 12345     :                Thu Oct 29 10:38:54 2009
+Ctdbd start time              : (003 16:54:28) Sun Oct 25 17:44:26 2009
+Time of last recovery/failover: never
+Duration of last recovery/failover: never
+"
+        );
+        u.last_recovery_started_us = u.current_time_us - 1_000_000;
+        assert!(uptime_human(Pnn(1), &u, utc_ctime)
+            .ends_with("Duration of last recovery/failover: in progress\n"));
+        let v = uptime_json(Pnn(1), &u);
+        assert_eq!(v["last_recovery_finished_us"], Value::Null);
+        assert_eq!(v["last_recovery_duration"], Value::Null);
+    }
+
+    #[test]
+    fn uptime_negative_duration_while_recovering() {
+        let mut u = example_uptime();
+        u.last_recovery_started_us = u.last_recovery_finished_us + 500_000;
+        assert!(uptime_human(Pnn(0), &u, utc_ctime)
+            .ends_with("Duration of last recovery/failover: -0.500000 seconds\n"));
+    }
+
+    #[test]
+    fn uptime_machine_form() {
+        assert_eq!(
+            uptime_machine(&example_uptime(), '|'),
+            "|Current Node Time|Ctdb Start Time|Last Recovery/Failover Time|Last Recovery/IPFailover Duration|
+|1256812734|1256751866|1256751923|2.248552|
+"
+        );
+    }
+}

@@ -1,0 +1,622 @@
+//! The `rctdb` binary against a fake daemon, as CTDB tests its tool: a
+//! thread that answers controls on a Unix socket from a scripted cluster
+//! state, and records what it was asked. Each test is a few lines.
+
+use rctdb_protocol::{
+    encode, Control, ControlError, ControlReply, DebugLevel, FrameBuffer, Generation, NodeFlags,
+    NodeInfo, NodeMap, Packet, Pnn, RecMode, ReplyData, RunState, Uptime, VnnMap,
+};
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// What the fake cluster looks like and how it behaves.
+#[derive(Clone)]
+struct Cluster {
+    local: u32,
+    /// Each node's own view of the node map.
+    maps: HashMap<u32, NodeMap>,
+    runstate: RunState,
+    /// Nodes file per node (`GET_NODES_FILE`).
+    nodes_files: HashMap<u32, NodeMap>,
+    /// Controls that never get a reply.
+    hang: Vec<&'static str>,
+    /// Controls executed, `(node, name)`.
+    log: Vec<(u32, &'static str)>,
+    debug: DebugLevel,
+}
+
+fn node_map(spec: &[(&str, u32)]) -> NodeMap {
+    NodeMap {
+        nodes: spec
+            .iter()
+            .enumerate()
+            .map(|(i, &(a, f))| NodeInfo {
+                pnn: Pnn(i as u32),
+                addr: a.parse().unwrap(),
+                flags: NodeFlags(f),
+            })
+            .collect(),
+    }
+}
+
+/// Three nodes; node 2 is down. Every node sees the same map.
+fn three_nodes() -> Cluster {
+    let m = node_map(&[
+        ("192.168.20.41", 0),
+        ("192.168.20.42", 0x02),
+        ("192.168.20.43", 0x03),
+    ]);
+    let file = node_map(&[
+        ("192.168.20.41", 0),
+        ("192.168.20.42", 0),
+        ("192.168.20.43", 0),
+    ]);
+    Cluster {
+        local: 0,
+        maps: (0..3).map(|p| (p, m.clone())).collect(),
+        runstate: RunState::Running,
+        nodes_files: (0..3).map(|p| (p, file.clone())).collect(),
+        hang: Vec::new(),
+        log: Vec::new(),
+        debug: DebugLevel::Notice,
+    }
+}
+
+impl Cluster {
+    /// The reply to `control` on `node`; `None` to stay silent.
+    fn answer(&mut self, node: u32, control: &Control) -> Option<Result<ReplyData, ControlError>> {
+        self.log.push((node, control.name()));
+        if self.hang.contains(&control.name()) {
+            return None;
+        }
+        let local_map = &self.maps[&self.local];
+        match local_map.get(Pnn(node)) {
+            None => {
+                return Some(Err(ControlError::new(
+                    2,
+                    format!("Node {node} does not exist"),
+                )))
+            }
+            Some(n) if n.flags.contains(NodeFlags::DISCONNECTED) => {
+                return Some(Err(ControlError::new(
+                    107,
+                    format!("Node {node} is disconnected"),
+                )))
+            }
+            _ => {}
+        }
+        Some(Ok(match control {
+            Control::Ping => ReplyData::Ping { num_clients: 3 },
+            Control::GetPnn => ReplyData::Pnn(Pnn(node)),
+            Control::GetNodeMap => ReplyData::NodeMap(self.maps[&node].clone()),
+            Control::GetVnnMap => ReplyData::VnnMap(VnnMap {
+                generation: Generation(654321),
+                map: vec![Pnn(0), Pnn(1)],
+            }),
+            Control::GetRecMode => ReplyData::RecMode(RecMode::Normal),
+            Control::GetRunState => ReplyData::RunState(self.runstate),
+            Control::GetLeader => ReplyData::Pnn(Pnn(0)),
+            Control::GetPid => ReplyData::Pid(4242 + node),
+            Control::GetDebug => ReplyData::DebugLevel(self.debug),
+            Control::SetDebug(l) => {
+                self.debug = *l;
+                ReplyData::None
+            }
+            Control::GetUptime => ReplyData::Uptime(Uptime {
+                current_time_us: 1_256_812_734_000_000,
+                start_time_us: 1_256_751_866_000_000,
+                last_recovery_started_us: 1_256_751_920_751_448,
+                last_recovery_finished_us: 1_256_751_923_000_000,
+            }),
+            Control::ListTunables => ReplyData::Tunables(vec![
+                ("ControlTimeout".into(), 60_000),
+                ("EnableBans".into(), 1),
+            ]),
+            Control::GetTunable(name) if name == "EnableBans" => ReplyData::Tunable(1),
+            Control::GetTunable(name) => {
+                return Some(Err(ControlError::new(
+                    22,
+                    format!("No such tunable {name}"),
+                )))
+            }
+            Control::SetTunable { .. } | Control::ReloadNodesFile | Control::Shutdown => {
+                ReplyData::None
+            }
+            Control::GetNodesFile => ReplyData::NodeMap(self.nodes_files[&node].clone()),
+            _ => return Some(Err(ControlError::new(95, "not supported"))),
+        }))
+    }
+}
+
+/// A fake rctdbd on a Unix socket in its own directory (also usable as
+/// `RCTDB_BASE`).
+struct Fake {
+    dir: PathBuf,
+    cluster: Arc<Mutex<Cluster>>,
+}
+
+impl Fake {
+    fn start(cluster: Cluster) -> Fake {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "rctdb-cli-test-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let listener = UnixListener::bind(dir.join("rctdbd.socket")).unwrap();
+        let cluster = Arc::new(Mutex::new(cluster));
+        let shared = Arc::clone(&cluster);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let c = Arc::clone(&shared);
+                std::thread::spawn(move || serve(stream, c));
+            }
+        });
+        Fake { dir, cluster }
+    }
+
+    fn rctdb(&self, args: &[&str]) -> Out {
+        let out = Command::new(env!("CARGO_BIN_EXE_rctdb"))
+            .args(args)
+            .env("RCTDB_SOCKET", self.dir.join("rctdbd.socket"))
+            .env("RCTDB_BASE", &self.dir)
+            .env("TZ", "UTC")
+            .output()
+            .unwrap();
+        Out::from(out)
+    }
+
+    fn write(&self, name: &str, text: &str) {
+        std::fs::write(self.dir.join(name), text).unwrap();
+    }
+
+    fn log(&self) -> Vec<(u32, &'static str)> {
+        self.cluster.lock().unwrap().log.clone()
+    }
+}
+
+impl Drop for Fake {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn serve(mut stream: UnixStream, cluster: Arc<Mutex<Cluster>>) {
+    let mut frames = FrameBuffer::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        frames.extend(&buf[..n]);
+        while let Ok(Some(packet)) = frames.next_packet() {
+            let Packet::Control(req) = packet else {
+                continue;
+            };
+            let mut c = cluster.lock().unwrap();
+            let node = if req.dest == Pnn::CURRENT {
+                c.local
+            } else {
+                req.dest.0
+            };
+            let Some(result) = c.answer(node, &req.control) else {
+                continue;
+            };
+            let shutdown_local = req.control == Control::Shutdown && node == c.local;
+            drop(c);
+            let reply = Packet::Reply(ControlReply {
+                reqid: req.reqid,
+                src: Pnn(node),
+                result,
+            });
+            let _ = stream.write_all(&encode(&reply));
+            if shutdown_local {
+                // Like rctdbd: reply, linger a moment, then go away.
+                std::thread::sleep(Duration::from_millis(200));
+                return;
+            }
+        }
+    }
+}
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl From<Output> for Out {
+    fn from(o: Output) -> Out {
+        Out {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+#[test]
+fn status_human() {
+    let f = Fake::start(three_nodes());
+    let o = f.rctdb(&["status"]);
+    assert_eq!(o.stderr, "");
+    assert_eq!(
+        o.stdout,
+        "Number of nodes:3
+pnn:0 192.168.20.41    OK (THIS NODE)
+pnn:1 192.168.20.42    UNHEALTHY
+pnn:2 192.168.20.43    DISCONNECTED|UNHEALTHY|INACTIVE
+Generation:654321
+Size:2
+hash:0 lmaster:0
+hash:1 lmaster:1
+Recovery mode:NORMAL (0)
+Leader:0
+"
+    );
+    assert_eq!(o.code, 0);
+}
+
+#[test]
+fn status_of_another_node_uses_its_map() {
+    let mut c = three_nodes();
+    c.maps.insert(
+        1,
+        node_map(&[
+            ("192.168.20.41", 0x04),
+            ("192.168.20.42", 0x02),
+            ("192.168.20.43", 0x03),
+        ]),
+    );
+    let f = Fake::start(c);
+    let o = f.rctdb(&["-X", "status", "-n", "1"]);
+    assert_eq!(
+        o.stdout,
+        "|Node|IP|Disconnected|Unknown|Banned|Disabled|Unhealthy|Stopped|Inactive|PartiallyOnline|ThisNode|
+|0|192.168.20.41|0|0|0|1|0|0|0|0|N|
+|1|192.168.20.42|0|0|0|0|1|0|0|0|Y|
+|2|192.168.20.43|1|0|0|0|1|0|1|0|N|
+"
+    );
+    assert!(f.log().contains(&(1, "GET_NODEMAP")));
+}
+
+#[test]
+fn status_json_is_an_object() {
+    let f = Fake::start(three_nodes());
+    let o = f.rctdb(&["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(
+        v["node_status"]["nodes"]["2"]["flags"]["disconnected"],
+        serde_json::json!(true)
+    );
+    assert_eq!(v["vnn_status"]["generation"], serde_json::json!(654321));
+    assert!(o
+        .stdout
+        .starts_with("{\n  \"node_status\": {\n    \"node_count\": 3,"));
+}
+
+#[test]
+fn unknown_state_while_first_recovery() {
+    let mut c = three_nodes();
+    c.runstate = RunState::FirstRecovery;
+    let f = Fake::start(c);
+    let o = f.rctdb(&["nodestatus", "all"]);
+    assert_eq!(
+        o.stdout,
+        "Number of nodes:3
+pnn:0 192.168.20.41    OK (THIS NODE)
+pnn:1 192.168.20.42    UNKNOWN
+pnn:2 192.168.20.43    DISCONNECTED|UNHEALTHY|INACTIVE
+"
+    );
+    assert_eq!(o.code, 0x43);
+}
+
+#[test]
+fn nodestatus_exit_codes() {
+    let f = Fake::start(three_nodes());
+    assert_eq!(f.rctdb(&["nodestatus"]).code, 0);
+    let o = f.rctdb(&["nodestatus", "1,2"]);
+    assert_eq!(o.stdout, "pnn:1 192.168.20.42    UNHEALTHY\npnn:2 192.168.20.43    DISCONNECTED|UNHEALTHY|INACTIVE\n");
+    assert_eq!(o.code, 3);
+    let o = f.rctdb(&["nodestatus", "7"]);
+    assert_eq!((o.code, o.stderr.as_str()), (1, "Node 7 does not exist\n"));
+}
+
+#[test]
+fn node_option_is_checked_against_the_local_map() {
+    let f = Fake::start(three_nodes());
+    let o = f.rctdb(&["-n", "5", "ping"]);
+    assert_eq!(
+        (o.code, o.stdout.as_str(), o.stderr.as_str()),
+        (1, "", "Node 5 does not exist\n")
+    );
+    let o = f.rctdb(&["-n", "2", "ping"]);
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (1, "Node 2 has status DISCONNECTED|UNHEALTHY|INACTIVE\n")
+    );
+    let o = f.rctdb(&["-n", "1", "pnn"]);
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (1, "Node cannot be specified for command pnn\n")
+    );
+    assert_eq!(f.rctdb(&["-n", "0", "pnn"]).stdout, "0\n");
+}
+
+#[test]
+fn ping_and_simple_queries() {
+    let f = Fake::start(three_nodes());
+    let o = f.rctdb(&["ping", "-n", "1"]);
+    assert!(
+        o.stdout.starts_with("response from 1 time=0."),
+        "{}",
+        o.stdout
+    );
+    assert!(o.stdout.ends_with(" sec  (3 clients)\n"), "{}", o.stdout);
+    assert_eq!(f.rctdb(&["getpid", "-n", "1"]).stdout, "4243\n");
+    assert_eq!(f.rctdb(&["leader"]).stdout, "0\n");
+    assert_eq!(f.rctdb(&["recmaster"]).stdout, "0\n");
+    assert_eq!(f.rctdb(&["runstate"]).stdout, "RUNNING\n");
+    assert_eq!(f.rctdb(&["runstate", "startup", "running"]).code, 0);
+    let o = f.rctdb(&["runstate", "startup"]);
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (1, "CTDB not in required run state (got RUNNING)\n")
+    );
+    assert_eq!(
+        f.rctdb(&["version"]).stdout,
+        format!("rctdb version {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn all_nodes_in_turn() {
+    let f = Fake::start(three_nodes());
+    let o = f.rctdb(&["-n", "all", "getpid"]);
+    assert_eq!(
+        o.stdout,
+        ">> NODE: 0 <<\n4242\n\n>> NODE: 1 <<\n4243\n\n>> NODE: 2 <<\n"
+    );
+    assert_eq!(
+        o.stderr,
+        "Node 2 has status DISCONNECTED|UNHEALTHY|INACTIVE\n"
+    );
+    assert_eq!(o.code, 1);
+    let o = f.rctdb(&["-n", "all", "getpid", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v["nodes"]["1"]["pid"], serde_json::json!(4243));
+    assert_eq!(v["nodes"]["2"]["status"], serde_json::json!(1));
+}
+
+#[test]
+fn uptime_in_utc() {
+    let f = Fake::start(three_nodes());
+    assert_eq!(
+        f.rctdb(&["uptime"]).stdout,
+        "Current time of node 0        :                Thu Oct 29 10:38:54 2009
+Ctdbd start time              : (000 16:54:28) Wed Oct 28 17:44:26 2009
+Time of last recovery/failover: (000 16:53:31) Wed Oct 28 17:45:23 2009
+Duration of last recovery/failover: 2.248552 seconds
+"
+    );
+}
+
+#[test]
+fn tunables_and_debug() {
+    let f = Fake::start(three_nodes());
+    assert_eq!(
+        f.rctdb(&["getvar", "enablebans"]).stdout,
+        "enablebans                 = 1\n"
+    );
+    let o = f.rctdb(&["getvar", "NoSuchTunable"]);
+    assert_eq!(
+        (o.code, o.stdout.as_str(), o.stderr.as_str()),
+        (1, "No such tunable NoSuchTunable\n", "")
+    );
+    let o = f.rctdb(&["listvars"]);
+    assert_eq!(
+        o.stdout,
+        "ControlTimeout             = 60\nEnableBans                 = 1\n"
+    );
+    let o = f.rctdb(&["setvar", "EnableBans", "0"]);
+    assert_eq!((o.code, o.stdout.as_str()), (0, ""));
+    assert_eq!(f.rctdb(&["setdebug", "2"]).code, 0);
+    assert_eq!(f.rctdb(&["getdebug"]).stdout, "WARNING\n");
+    let o = f.rctdb(&["setdebug", "foobar"]);
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (1, "Invalid debug level 'foobar'. Valid levels are:\n\tERROR | WARNING | NOTICE | INFO | DEBUG\n")
+    );
+}
+
+#[test]
+fn control_error_exit_status() {
+    let mut c = three_nodes();
+    c.hang.push("GET_PID");
+    let f = Fake::start(c);
+    let o = f.rctdb(&["-t", "0.2", "getpid"]);
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (110, "Control GET_PID timed out\n")
+    );
+}
+
+#[test]
+fn maximum_runtime() {
+    let mut c = three_nodes();
+    c.hang.push("GET_PID");
+    let f = Fake::start(c);
+    let start = Instant::now();
+    let o = f.rctdb(&["-T", "0.3", "getpid"]);
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (1, "Maximum runtime exceeded - exiting\n")
+    );
+}
+
+#[test]
+fn shutdown_waits_for_the_local_daemon() {
+    let f = Fake::start(three_nodes());
+    let start = Instant::now();
+    let o = f.rctdb(&["shutdown"]);
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (0, "", ""));
+    assert!(start.elapsed() >= Duration::from_millis(200));
+    assert!(f.log().contains(&(0, "SHUTDOWN")));
+}
+
+#[test]
+fn connection_failure() {
+    let f = Fake::start(three_nodes());
+    let o = Out::from(
+        Command::new(env!("CARGO_BIN_EXE_rctdb"))
+            .arg("status")
+            .env("RCTDB_SOCKET", f.dir.join("nonexistent.socket"))
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(o.code, 1);
+    assert_eq!(
+        o.stderr,
+        format!(
+            "Failed to connect to rctdbd ({})\n",
+            f.dir.join("nonexistent.socket").display()
+        )
+    );
+}
+
+#[test]
+fn unknown_command_and_bad_arguments() {
+    let f = Fake::start(three_nodes());
+    let o = f.rctdb(&["frobnicate"]);
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (1, "Unknown command 'frobnicate'\n")
+    );
+    assert_eq!(f.rctdb(&["getvar"]).code, 1);
+    assert_eq!(f.rctdb(&["status", "extra"]).code, 1);
+    assert_eq!(f.rctdb(&["--help"]).code, 0);
+    assert_eq!(
+        f.rctdb(&["-n", "1", "listnodes"]).stderr,
+        "Cannot specify node for command listnodes\n"
+    );
+}
+
+#[test]
+fn listnodes_reads_the_file() {
+    let f = Fake::start(three_nodes());
+    f.write("nodes", "192.168.20.41\n#192.168.20.42\n\n192.168.20.43\n");
+    assert_eq!(
+        f.rctdb(&["listnodes"]).stdout,
+        "192.168.20.41\n192.168.20.43\n"
+    );
+    assert_eq!(
+        f.rctdb(&["listnodes", "-X"]).stdout,
+        "|0|192.168.20.41|\n|2|192.168.20.43|\n"
+    );
+    f.write("nodes", "192.168.20.41\nbogus\n");
+    let o = f.rctdb(&["listnodes"]);
+    let file = f.dir.join("nodes");
+    assert_eq!(o.code, 1);
+    assert_eq!(
+        o.stderr,
+        format!(
+            "{}:2: Invalid node address bogus\nFailed to read nodes from \"{}\"\n",
+            file.display(),
+            file.display()
+        )
+    );
+}
+
+#[test]
+fn reloadnodes_no_change() {
+    let f = Fake::start(three_nodes());
+    f.write("nodes", "192.168.20.41\n192.168.20.42\n192.168.20.43\n");
+    let o = f.rctdb(&["reloadnodes"]);
+    assert_eq!(o.stdout, "");
+    assert_eq!(
+        o.stderr,
+        "WARNING: Node 2 is disconnected. You MUST fix this node manually!\n\
+         No change in nodes file, skipping unnecessary reload\n"
+    );
+    assert_eq!(o.code, 0);
+    assert!(!f.log().iter().any(|(_, c)| *c == "RELOAD_NODES_FILE"));
+}
+
+#[test]
+fn reloadnodes_new_node_reloads_connected_nodes() {
+    let mut c = three_nodes();
+    let file = node_map(&[
+        ("192.168.20.41", 0),
+        ("192.168.20.42", 0),
+        ("192.168.20.43", 0),
+        ("192.168.20.44", 0),
+    ]);
+    c.nodes_files = (0..3).map(|p| (p, file.clone())).collect();
+    let f = Fake::start(c);
+    f.write(
+        "nodes",
+        "192.168.20.41\n192.168.20.42\n192.168.20.43\n192.168.20.44\n",
+    );
+    let o = f.rctdb(&["reloadnodes"]);
+    assert_eq!(o.stdout, "Node 3 is NEW\n");
+    assert_eq!(o.code, 0);
+    let reloads: Vec<u32> = f
+        .log()
+        .iter()
+        .filter(|(_, c)| *c == "RELOAD_NODES_FILE")
+        .map(|(n, _)| *n)
+        .collect();
+    assert_eq!(reloads, vec![0, 1]);
+}
+
+#[test]
+fn reloadnodes_refuses_differing_files() {
+    let f = Fake::start(three_nodes());
+    f.write(
+        "nodes",
+        "192.168.20.41\n192.168.20.42\n192.168.20.43\n192.168.20.44\n",
+    );
+    let o = f.rctdb(&["reloadnodes"]);
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (
+            1,
+            "ERROR: Nodes file on node 0 differs from current node (0)\n"
+        )
+    );
+}
+
+#[test]
+fn config_validate_reports_errors() {
+    let f = Fake::start(three_nodes());
+    f.write("nodes", "192.168.20.41\n");
+    let o = f.rctdb(&["config", "validate"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        o.stdout,
+        format!("Configuration in {} is valid\n", f.dir.display())
+    );
+    f.write("nodes", "bogus\n");
+    let o = f.rctdb(&["config", "validate", f.dir.to_str().unwrap()]);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr.contains(":1: Invalid node address bogus"),
+        "{}",
+        o.stderr
+    );
+    let o = f.rctdb(&["config", "validate", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v["valid"], serde_json::json!(false));
+}
