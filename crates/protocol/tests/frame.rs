@@ -177,16 +177,73 @@ fn a_body_of_exactly_max_len_decodes() {
 }
 
 #[test]
-#[should_panic(expected = "exceeds MAX_BODY_LEN")]
+fn try_encode_refuses_a_body_over_max_len() {
+    for len in [MAX_BODY_LEN + 1, MAX_BODY_LEN + 2, MAX_BODY_LEN + 1000] {
+        assert_eq!(
+            try_encode(&message_with_body_len(len)),
+            Err(FrameError::TooLarge(len)),
+            "body of {len} bytes"
+        );
+    }
+}
+
+#[test]
+fn try_encode_accepts_a_body_of_exactly_max_len() {
+    let p = message_with_body_len(MAX_BODY_LEN);
+    let frame = try_encode(&p).expect("at the limit");
+    assert_eq!(frame.len(), HEADER_LEN + MAX_BODY_LEN);
+    assert_eq!(frame, encode(&p));
+    assert_eq!(decode(&frame), Ok(Some((p, frame.len()))));
+}
+
+/// An event run whose script output alone overflows a frame, as a daemon
+/// could produce: relaying it must fail cleanly, not panic.
+#[test]
+fn try_encode_refuses_an_oversize_event_run() {
+    let run = EventRun {
+        event: Event::Monitor,
+        args: vec![],
+        start_us: 0,
+        end_us: 0,
+        scripts: vec![ScriptRun {
+            name: "99.chatty".into(),
+            status: ScriptStatus::Ok,
+            start_us: 0,
+            end_us: 0,
+            output: "x".repeat(MAX_BODY_LEN),
+        }],
+    };
+    let packet = Packet::Reply(ControlReply {
+        reqid: 1,
+        src: Pnn(0),
+        result: Ok(ReplyData::EventRun(run)),
+    });
+    assert!(matches!(
+        try_encode(&packet),
+        Err(FrameError::TooLarge(n)) if n > MAX_BODY_LEN
+    ));
+}
+
+#[test]
+#[should_panic(expected = "exceeds the limit of 1048576")]
 fn encoding_a_packet_over_max_len_panics() {
     encode(&message_with_body_len(MAX_BODY_LEN + 1));
 }
 
 #[test]
 fn garbage_bodies_are_rejected() {
-    let bad_packet_tag = [4];
-    let bad_control_tag = [1, 0, 0, 0, 19];
-    let bad_reply_tag = [2, 0, 0, 0, 12];
+    let bad_packet_tag = [variant_count::<Packet>()];
+    let bad_control_tag = [1, 0, 0, 0, variant_count::<Control>()];
+    let bad_reply_tag = [2, 0, 0, 0, variant_count::<ReplyData>()];
+    // GetEventStatus(<no such event>).
+    let bad_event_tag = [1, 0, 0, 0, 20, variant_count::<Event>()];
+    // An EventRun reply whose one script has no such status (a unit status
+    // there would leave a complete packet).
+    let status = variant_count::<ScriptStatus>();
+    let bad_script_status_tag = [2, 0, 0, 0, 12, 0, 0, 0, 0, 1, 0, status, 0, 0, 0];
+    // RunEvent whose timeout Option is neither None (0) nor Some (1, then
+    // the u64 0 that follows).
+    let bad_option_tag = [1, 0, 0, 0, 19, 0, 0, 2, 0];
     let bad_result_tag = [2, 0, 0, 2];
     let overlong_varint = [0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF];
     let string_past_the_end = [1, 0, 0, 0, 11, 5, b'a'];
@@ -196,6 +253,9 @@ fn garbage_bodies_are_rejected() {
         &bad_packet_tag,
         &bad_control_tag,
         &bad_reply_tag,
+        &bad_event_tag,
+        &bad_script_status_tag,
+        &bad_option_tag,
         &bad_result_tag,
         &overlong_varint,
         &string_past_the_end,

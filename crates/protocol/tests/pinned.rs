@@ -49,6 +49,49 @@ fn sample_node_map() -> NodeMap {
     }
 }
 
+/// A failed monitor run: one script passed, the next one failed the event.
+fn sample_event_run() -> EventRun {
+    EventRun {
+        event: Event::Monitor,
+        args: vec![],
+        start_us: 1_700_000_000_000_000,
+        end_us: 1_700_000_000_250_000,
+        scripts: vec![
+            ScriptRun {
+                name: "00.ctdb".into(),
+                status: ScriptStatus::Ok,
+                start_us: 1_700_000_000_000_000,
+                end_us: 1_700_000_000_100_000,
+                output: String::new(),
+            },
+            ScriptRun {
+                name: "10.interface".into(),
+                status: ScriptStatus::Error { code: 1 },
+                start_us: 1_700_000_000_100_000,
+                end_us: 1_700_000_000_250_000,
+                output: "ERROR: eth0 down\n".into(),
+            },
+        ],
+    }
+}
+
+/// An event run holding a single script that ended with `status`.
+fn run_with_status(status: ScriptStatus) -> EventRun {
+    EventRun {
+        event: Event::Startup,
+        args: vec![],
+        start_us: 1_000,
+        end_us: 2_000,
+        scripts: vec![ScriptRun {
+            name: "50.samba".into(),
+            status,
+            start_us: 1_000,
+            end_us: 2_000,
+            output: "x".into(),
+        }],
+    }
+}
+
 fn packets() -> Vec<(Packet, &'static str)> {
     vec![
         (
@@ -104,6 +147,16 @@ fn controls() -> Vec<(Control, &'static str)> {
         (Control::RegisterSrvid(srvid::CLIENT_BASE | 42), "5243544401000000 17000000 0107ffffffff0f818080800f10aa80808080808080be01"),
         (Control::DeregisterSrvid(srvid::CLIENT_BASE | 42), "5243544401000000 17000000 0107ffffffff0f818080800f11aa80808080808080be01"),
         (Control::GetLeader, "5243544401000000 0d000000 0107ffffffff0f818080800f12"),
+        (
+            Control::RunEvent {
+                event: Event::TakeIp,
+                args: vec!["eth0".into(), "10.0.0.31".into(), "24".into()],
+                timeout_ms: Some(30_000),
+            },
+            "5243544401000000 25000000 0107ffffffff0f818080800f13050304657468300931302e302e302e333102323401b0ea01",
+        ),
+        (Control::GetEventStatus(Event::Monitor), "5243544401000000 0e000000 0107ffffffff0f818080800f1408"),
+        (Control::SetRecMode(RecMode::Active), "5243544401000000 0e000000 0107ffffffff0f818080800f1501"),
     ]
 }
 
@@ -130,6 +183,7 @@ fn replies() -> Vec<(ReplyData, &'static str)> {
         (ReplyData::DebugLevel(DebugLevel::Info), "5243544401000000 06000000 020702000903"),
         (ReplyData::Tunables(vec![("KeepaliveInterval".into(), 5000), ("KeepaliveLimit".into(), 5)]), "5243544401000000 2a000000 020702000a02114b656570616c697665496e74657276616c88270e4b656570616c6976654c696d697405"),
         (ReplyData::Tunable(300), "5243544401000000 07000000 020702000bac02"),
+        (ReplyData::EventRun(sample_event_run()), "5243544401000000 63000000 020702000c08008080f9c0c1c4820390a188c1c1c48203020730302e63746462008080f9c0c1c48203a08dffc0c1c48203000c31302e696e746572666163650102a08dffc0c1c4820390a188c1c1c48203114552524f523a206574683020646f776e0a"),
     ]
 }
 
@@ -179,6 +233,136 @@ fn debug_levels() -> Vec<(DebugLevel, &'static str)> {
         (
             DebugLevel::Debug,
             "5243544401000000 0e000000 0107ffffffff0f818080800f0904",
+        ),
+    ]
+}
+
+/// Framed as `request(Control::SetRecMode(mode))`.
+fn set_rec_modes() -> Vec<(RecMode, &'static str)> {
+    vec![
+        (
+            RecMode::Normal,
+            "5243544401000000 0e000000 0107ffffffff0f818080800f1500",
+        ),
+        (
+            RecMode::Active,
+            "5243544401000000 0e000000 0107ffffffff0f818080800f1501",
+        ),
+    ]
+}
+
+/// Framed as `request(Control::GetEventStatus(event))`.
+fn events() -> Vec<(Event, &'static str)> {
+    vec![
+        (
+            Event::Init,
+            "5243544401000000 0e000000 0107ffffffff0f818080800f1400",
+        ),
+        (
+            Event::Setup,
+            "5243544401000000 0e000000 0107ffffffff0f818080800f1401",
+        ),
+        (
+            Event::Startup,
+            "5243544401000000 0e000000 0107ffffffff0f818080800f1402",
+        ),
+        (
+            Event::StartRecovery,
+            "5243544401000000 0e000000 0107ffffffff0f818080800f1403",
+        ),
+        (
+            Event::Recovered,
+            "5243544401000000 0e000000 0107ffffffff0f818080800f1404",
+        ),
+        (
+            Event::TakeIp,
+            "5243544401000000 0e000000 0107ffffffff0f818080800f1405",
+        ),
+        (
+            Event::ReleaseIp,
+            "5243544401000000 0e000000 0107ffffffff0f818080800f1406",
+        ),
+        (
+            Event::UpdateIp,
+            "5243544401000000 0e000000 0107ffffffff0f818080800f1407",
+        ),
+        (
+            Event::Monitor,
+            "5243544401000000 0e000000 0107ffffffff0f818080800f1408",
+        ),
+        (
+            Event::IpReallocated,
+            "5243544401000000 0e000000 0107ffffffff0f818080800f1409",
+        ),
+        (
+            Event::StartIpReallocate,
+            "5243544401000000 0e000000 0107ffffffff0f818080800f140a",
+        ),
+        (
+            Event::Shutdown,
+            "5243544401000000 0e000000 0107ffffffff0f818080800f140b",
+        ),
+    ]
+}
+
+/// Framed as `reply(ReplyData::EventRun(run_with_status(status)))`.
+fn script_statuses() -> Vec<(ScriptStatus, &'static str)> {
+    vec![
+        (ScriptStatus::Ok, "5243544401000000 1c000000 020702000c0200e807d00f010835302e73616d626100e807d00f0178"),
+        (ScriptStatus::Error { code: 1 }, "5243544401000000 1d000000 020702000c0200e807d00f010835302e73616d62610102e807d00f0178"),
+        (ScriptStatus::TimedOut, "5243544401000000 1c000000 020702000c0200e807d00f010835302e73616d626102e807d00f0178"),
+        (ScriptStatus::Disabled, "5243544401000000 1c000000 020702000c0200e807d00f010835302e73616d626103e807d00f0178"),
+        (ScriptStatus::Cancelled, "5243544401000000 1c000000 020702000c0200e807d00f010835302e73616d626104e807d00f0178"),
+        (ScriptStatus::Signaled { signal: 9 }, "5243544401000000 1d000000 020702000c0200e807d00f010835302e73616d62610512e807d00f0178"),
+        (
+            ScriptStatus::CannotRun {
+                reason: "Exec format error".into(),
+            },
+            "5243544401000000 2e000000 020702000c0200e807d00f010835302e73616d626106114578656320666f726d6174206572726f72e807d00f0178",
+        ),
+    ]
+}
+
+/// Cases beyond one-per-variant: payload shapes the tables above leave
+/// out (an absent `Option`, a negative exit code, empty and several-argument
+/// lists), and messages on the srvids whose payload layout is fixed.
+fn extra_packets() -> Vec<(Packet, &'static str)> {
+    vec![
+        (
+            request(Control::RunEvent {
+                event: Event::Monitor,
+                args: vec![],
+                timeout_ms: None,
+            }),
+            "5243544401000000 10000000 0107ffffffff0f818080800f13080000",
+        ),
+        (
+            request(Control::RunEvent {
+                event: Event::UpdateIp,
+                args: vec![
+                    "eth0".into(),
+                    "eth1".into(),
+                    "fd00::31".into(),
+                    "64".into(),
+                ],
+                timeout_ms: Some(0),
+            }),
+            "5243544401000000 27000000 0107ffffffff0f818080800f1307040465746830046574683108666430303a3a33310236340100",
+        ),
+        (
+            reply(ReplyData::EventRun(run_with_status(ScriptStatus::Error {
+                code: -1,
+            }))),
+            "5243544401000000 1d000000 020702000c0200e807d00f010835302e73616d62610101e807d00f0178",
+        ),
+        (
+            Packet::Message(Message {
+                srvid: srvid::NODE_FLAGS,
+                src: Pnn(1),
+                dest: Pnn::BROADCAST_CONNECTED,
+                data: [1u32.to_le_bytes(), 0x02u32.to_le_bytes()].concat(),
+            }),
+            "5243544401000000 1a000000 038080808080808080f40101848080800f080100000002000000",
         ),
     ]
 }
@@ -246,6 +430,62 @@ fn debug_levels_are_pinned() {
     check(debug_levels(), |l| request(Control::SetDebug(l)));
 }
 
+#[test]
+fn set_rec_modes_are_pinned() {
+    check(set_rec_modes(), |m| request(Control::SetRecMode(m)));
+}
+
+#[test]
+fn events_are_pinned() {
+    check(events(), |e| request(Control::GetEventStatus(e)));
+}
+
+#[test]
+fn script_statuses_are_pinned() {
+    check(script_statuses(), |s| {
+        reply(ReplyData::EventRun(run_with_status(s)))
+    });
+}
+
+#[test]
+fn extra_packets_are_pinned() {
+    let mut wrong = Vec::new();
+    for (packet, pinned) in extra_packets() {
+        let got = encode(&packet);
+        let want = unhex(pinned);
+        if got != want || decode(&want) != Ok(Some((packet.clone(), want.len()))) {
+            wrong.push(format!(
+                "{packet:?}: pinned {pinned:?}, encodes as {:?}",
+                hex(&got)
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "wire encoding drifted:\n{}",
+        wrong.join("\n")
+    );
+}
+
+/// srvids are part of the wire too: their values never change.
+#[test]
+fn srvids_are_pinned() {
+    let all = [
+        (srvid::LEADER, 0xF101_0000_0000_0000),
+        (srvid::ELECTION, 0xF100_0000_0000_0000),
+        (srvid::TAKEOVER_RUN, 0xFB00_0000_0000_0000),
+        (srvid::PUSH_NODE_FLAGS, 0xF900_0000_0000_0000),
+        (srvid::RELOAD_NODES, 0xFA00_0000_0000_0000),
+        (srvid::NODE_FLAGS, 0xF400_0000_0000_0000),
+        (srvid::CLIENT_BASE, 0xBE00_0000_0000_0000),
+    ];
+    for (got, want) in all {
+        assert_eq!(got, want);
+    }
+    let distinct: std::collections::BTreeSet<u64> = all.iter().map(|&(v, _)| v).collect();
+    assert_eq!(distinct.len(), all.len(), "srvids collide");
+}
+
 /// The wire position of each variant. This match is exhaustive, so a new
 /// variant does not compile until it gets an arm here, and
 /// `positions_match_the_wire` then requires a pinned case for it.
@@ -279,6 +519,9 @@ fn control_position(c: &Control) -> usize {
         Control::RegisterSrvid(_) => 16,
         Control::DeregisterSrvid(_) => 17,
         Control::GetLeader => 18,
+        Control::RunEvent { .. } => 19,
+        Control::GetEventStatus(_) => 20,
+        Control::SetRecMode(_) => 21,
     }
 }
 
@@ -296,6 +539,36 @@ fn reply_position(r: &ReplyData) -> usize {
         ReplyData::DebugLevel(_) => 9,
         ReplyData::Tunables(_) => 10,
         ReplyData::Tunable(_) => 11,
+        ReplyData::EventRun(_) => 12,
+    }
+}
+
+fn event_position(e: &Event) -> usize {
+    match e {
+        Event::Init => 0,
+        Event::Setup => 1,
+        Event::Startup => 2,
+        Event::StartRecovery => 3,
+        Event::Recovered => 4,
+        Event::TakeIp => 5,
+        Event::ReleaseIp => 6,
+        Event::UpdateIp => 7,
+        Event::Monitor => 8,
+        Event::IpReallocated => 9,
+        Event::StartIpReallocate => 10,
+        Event::Shutdown => 11,
+    }
+}
+
+fn script_status_position(s: &ScriptStatus) -> usize {
+    match s {
+        ScriptStatus::Ok => 0,
+        ScriptStatus::Error { .. } => 1,
+        ScriptStatus::TimedOut => 2,
+        ScriptStatus::Disabled => 3,
+        ScriptStatus::Cancelled => 4,
+        ScriptStatus::Signaled { .. } => 5,
+        ScriptStatus::CannotRun { .. } => 6,
     }
 }
 
@@ -312,4 +585,6 @@ fn positions_match_the_wire() {
     same(packets(), position);
     same(controls(), control_position);
     same(replies(), reply_position);
+    same(events(), event_position);
+    same(script_statuses(), script_status_position);
 }

@@ -14,6 +14,7 @@ use std::collections::BTreeSet;
 
 fn assert_roundtrip(packet: Packet) {
     let frame = encode(&packet);
+    assert_eq!(try_encode(&packet).as_ref(), Ok(&frame));
     assert_eq!(
         frame.len(),
         HEADER_LEN + u32::from_le_bytes(frame[8..12].try_into().unwrap()) as usize
@@ -35,6 +36,25 @@ proptest! {
     #[test]
     fn control_reply_roundtrips(r in control_reply()) {
         assert_roundtrip(Packet::Reply(r));
+    }
+
+    /// Event runs in both places they travel: inside a control and as a reply.
+    #[test]
+    fn event_controls_and_runs_roundtrip(
+        reqid in any::<u32>(),
+        src in pnn(),
+        event in event(),
+        args in proptest::collection::vec(".{0,12}", 0..5),
+        timeout_ms in proptest::option::of(any::<u64>()),
+        run in event_run(),
+    ) {
+        for control in [
+            Control::RunEvent { event, args: args.clone(), timeout_ms },
+            Control::GetEventStatus(event),
+        ] {
+            assert_roundtrip(Packet::Control(ControlRequest { reqid, src, dest: Pnn::CURRENT, control }));
+        }
+        assert_roundtrip(Packet::Reply(ControlReply { reqid, src, result: Ok(ReplyData::EventRun(run)) }));
     }
 
     #[test]
@@ -88,6 +108,22 @@ fn strategies_reach_every_variant() {
     assert_eq!(tags_seen(rec_mode()), all_tags::<RecMode>());
     assert_eq!(tags_seen(run_state()), all_tags::<RunState>());
     assert_eq!(tags_seen(debug_level()), all_tags::<DebugLevel>());
+    assert_eq!(tags_seen(event()), all_tags::<Event>());
+    assert_eq!(tags_seen(script_status()), all_tags::<ScriptStatus>());
+    // Every status also reaches the wire inside an event run.
+    assert_eq!(
+        tags_seen(script_run().prop_map(|s| s.status)),
+        all_tags::<ScriptStatus>()
+    );
+    // RunEvent with and without a timeout override.
+    let runner = &mut TestRunner::deterministic();
+    let timeouts: BTreeSet<bool> = (0..2000)
+        .filter_map(|_| match control().new_tree(runner).unwrap().current() {
+            Control::RunEvent { timeout_ms, .. } => Some(timeout_ms.is_some()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(timeouts, BTreeSet::from([false, true]));
     // Ok and Err replies; IPv4 and IPv6 node addresses.
     assert_eq!(
         tags_seen(control_reply().prop_map(|r| r.result)),

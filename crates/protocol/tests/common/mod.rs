@@ -92,6 +92,56 @@ fn text() -> impl Strategy<Value = String> {
     ".{0,12}"
 }
 
+pub fn event() -> impl Strategy<Value = Event> {
+    select(Event::ALL.to_vec())
+}
+
+pub fn script_status() -> impl Strategy<Value = ScriptStatus> {
+    prop_oneof![
+        Just(ScriptStatus::Ok),
+        any::<i32>().prop_map(|code| ScriptStatus::Error { code }),
+        Just(ScriptStatus::TimedOut),
+        Just(ScriptStatus::Disabled),
+        Just(ScriptStatus::Cancelled),
+        any::<i32>().prop_map(|signal| ScriptStatus::Signaled { signal }),
+        text().prop_map(|reason| ScriptStatus::CannotRun { reason }),
+    ]
+}
+
+pub fn script_run() -> impl Strategy<Value = ScriptRun> {
+    (
+        text(),
+        script_status(),
+        any::<u64>(),
+        any::<u64>(),
+        ".{0,40}",
+    )
+        .prop_map(|(name, status, start_us, end_us, output)| ScriptRun {
+            name,
+            status,
+            start_us,
+            end_us,
+            output,
+        })
+}
+
+pub fn event_run() -> impl Strategy<Value = EventRun> {
+    (
+        event(),
+        vec(text(), 0..5),
+        any::<u64>(),
+        any::<u64>(),
+        vec(script_run(), 0..4),
+    )
+        .prop_map(|(event, args, start_us, end_us, scripts)| EventRun {
+            event,
+            args,
+            start_us,
+            end_us,
+            scripts,
+        })
+}
+
 pub fn control() -> impl Strategy<Value = Control> {
     prop_oneof![
         Just(Control::Ping),
@@ -113,6 +163,18 @@ pub fn control() -> impl Strategy<Value = Control> {
         any::<u64>().prop_map(Control::RegisterSrvid),
         any::<u64>().prop_map(Control::DeregisterSrvid),
         Just(Control::GetLeader),
+        (
+            event(),
+            vec(text(), 0..5),
+            proptest::option::of(any::<u64>())
+        )
+            .prop_map(|(event, args, timeout_ms)| Control::RunEvent {
+                event,
+                args,
+                timeout_ms
+            }),
+        event().prop_map(Control::GetEventStatus),
+        rec_mode().prop_map(Control::SetRecMode),
     ]
 }
 
@@ -130,6 +192,7 @@ pub fn reply_data() -> impl Strategy<Value = ReplyData> {
         debug_level().prop_map(ReplyData::DebugLevel),
         vec((text(), any::<u64>()), 0..4).prop_map(ReplyData::Tunables),
         any::<u64>().prop_map(ReplyData::Tunable),
+        event_run().prop_map(ReplyData::EventRun),
     ]
 }
 
@@ -163,7 +226,9 @@ pub fn message() -> impl Strategy<Value = Message> {
             srvid::ELECTION,
             srvid::TAKEOVER_RUN,
             srvid::PUSH_NODE_FLAGS,
-            srvid::RELOAD_NODES
+            srvid::RELOAD_NODES,
+            srvid::NODE_FLAGS,
+            srvid::CLIENT_BASE
         ]),
     ];
     (srvid, pnn(), pnn(), vec(any::<u8>(), 0..64)).prop_map(|(srvid, src, dest, data)| Message {
