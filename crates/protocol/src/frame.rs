@@ -60,21 +60,29 @@ impl std::error::Error for FrameError {}
 ///
 /// If the body exceeds [`MAX_BODY_LEN`]: no peer would accept the frame.
 pub fn encode(packet: &Packet) -> Vec<u8> {
+    match try_encode(packet) {
+        Ok(v) => v,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Encode one packet as a complete frame, or refuse one whose body would
+/// exceed [`MAX_BODY_LEN`]. Use this for anything relayed on behalf of
+/// someone else: a re-addressed packet can grow by a few bytes.
+pub fn try_encode(packet: &Packet) -> Result<Vec<u8>, FrameError> {
     let mut out = Vec::with_capacity(64);
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
     out.extend_from_slice(&0u16.to_le_bytes());
     out.extend_from_slice(&[0; 4]);
     // Serializing our own types into a Vec cannot fail.
-    let out = postcard::to_extend(packet, out).expect("postcard encoding into a Vec");
-    let mut out = out;
+    let mut out = postcard::to_extend(packet, out).expect("postcard encoding into a Vec");
     let body_len = out.len() - HEADER_LEN;
-    assert!(
-        body_len <= MAX_BODY_LEN,
-        "packet of {body_len} bytes exceeds MAX_BODY_LEN"
-    );
+    if body_len > MAX_BODY_LEN {
+        return Err(FrameError::TooLarge(body_len));
+    }
     out[8..12].copy_from_slice(&(body_len as u32).to_le_bytes());
-    out
+    Ok(out)
 }
 
 /// Decode the first frame in `buf`.

@@ -21,13 +21,13 @@ mod packet;
 mod types;
 
 pub use frame::{
-    decode, encode, FrameBuffer, FrameError, HEADER_LEN, MAGIC, MAX_BODY_LEN, VERSION,
+    decode, encode, try_encode, FrameBuffer, FrameError, HEADER_LEN, MAGIC, MAX_BODY_LEN, VERSION,
 };
 pub use packet::{
     srvid, Control, ControlError, ControlReply, ControlRequest, Keepalive, Message, Packet,
     ReplyData,
 };
 pub use types::{
-    DebugLevel, Generation, NodeFlags, NodeInfo, NodeMap, ParseLevelError, Pnn, RecMode, RunState,
-    Uptime, VnnMap,
+    DebugLevel, Event, EventRun, Generation, NodeFlags, NodeInfo, NodeMap, ParseLevelError, Pnn,
+    RecMode, RunState, ScriptRun, ScriptStatus, Uptime, VnnMap,
 };

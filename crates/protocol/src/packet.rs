@@ -3,7 +3,7 @@
 //! Append-only: new variants go at the end of each enum (postcard encodes
 //! the variant by position).
 
-use crate::types::{DebugLevel, NodeMap, Pnn, RecMode, RunState, Uptime, VnnMap};
+use crate::types::{DebugLevel, Event, EventRun, NodeMap, Pnn, RecMode, RunState, Uptime, VnnMap};
 use serde::{Deserialize, Serialize};
 
 /// Everything that travels in a frame.
@@ -126,6 +126,17 @@ pub enum Control {
     /// Replies [`ReplyData::Pnn`]: the last leader this node heard of, or
     /// [`Pnn::UNKNOWN`].
     GetLeader,
+    /// Run an event's scripts now; replies [`ReplyData::EventRun`] when
+    /// the event completes. `timeout_ms` overrides `EventScriptTimeout`.
+    RunEvent {
+        event: Event,
+        args: Vec<String>,
+        timeout_ms: Option<u64>,
+    },
+    /// Replies [`ReplyData::EventRun`]: the last completed run of an event.
+    GetEventStatus(Event),
+    /// Set this node's recovery mode.
+    SetRecMode(RecMode),
 }
 
 impl Control {
@@ -151,6 +162,9 @@ impl Control {
             Control::RegisterSrvid(_) => "REGISTER_SRVID",
             Control::DeregisterSrvid(_) => "DEREGISTER_SRVID",
             Control::GetLeader => "GET_LEADER",
+            Control::RunEvent { .. } => "RUN_EVENT",
+            Control::GetEventStatus(_) => "GET_EVENT_STATUS",
+            Control::SetRecMode(_) => "SET_RECMODE",
         }
     }
 }
@@ -175,6 +189,7 @@ pub enum ReplyData {
     Tunables(Vec<(String, u64)>),
     /// A raw tunable value; timing tunables are in milliseconds.
     Tunable(u64),
+    EventRun(EventRun),
 }
 
 /// Well-known service ids (CTDB's values where CTDB has one).
@@ -189,6 +204,9 @@ pub mod srvid {
     pub const PUSH_NODE_FLAGS: u64 = 0xF900_0000_0000_0000;
     /// rctdbd tells its recoverd to reload the nodes file.
     pub const RELOAD_NODES: u64 = 0xFA00_0000_0000_0000;
+    /// A node announces its own flags: payload `pnn u32 LE, flags u32 LE`.
+    /// Handled by rctdbd itself.
+    pub const NODE_FLAGS: u64 = 0xF400_0000_0000_0000;
     /// Base of the range from which clients pick private reply srvids.
     pub const CLIENT_BASE: u64 = 0xBE00_0000_0000_0000;
 }

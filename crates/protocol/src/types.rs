@@ -302,3 +302,158 @@ impl fmt::Display for DebugLevel {
         f.write_str(self.name())
     }
 }
+
+/// Event-script events, with CTDB's names and argument counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Event {
+    Init,
+    Setup,
+    Startup,
+    StartRecovery,
+    Recovered,
+    TakeIp,
+    ReleaseIp,
+    UpdateIp,
+    Monitor,
+    IpReallocated,
+    StartIpReallocate,
+    Shutdown,
+}
+
+impl Event {
+    pub const ALL: [Event; 12] = [
+        Event::Init,
+        Event::Setup,
+        Event::Startup,
+        Event::StartRecovery,
+        Event::Recovered,
+        Event::TakeIp,
+        Event::ReleaseIp,
+        Event::UpdateIp,
+        Event::Monitor,
+        Event::IpReallocated,
+        Event::StartIpReallocate,
+        Event::Shutdown,
+    ];
+
+    /// The name scripts receive as their first argument.
+    pub fn name(self) -> &'static str {
+        match self {
+            Event::Init => "init",
+            Event::Setup => "setup",
+            Event::Startup => "startup",
+            Event::StartRecovery => "startrecovery",
+            Event::Recovered => "recovered",
+            Event::TakeIp => "takeip",
+            Event::ReleaseIp => "releaseip",
+            Event::UpdateIp => "updateip",
+            Event::Monitor => "monitor",
+            Event::IpReallocated => "ipreallocated",
+            Event::StartIpReallocate => "startipreallocate",
+            Event::Shutdown => "shutdown",
+        }
+    }
+
+    /// Parse an event name (exact, lower case as CTDB's).
+    pub fn from_name(s: &str) -> Option<Event> {
+        Event::ALL.into_iter().find(|e| e.name() == s)
+    }
+
+    /// Number of arguments after the event name:
+    /// `takeip|releaseip IFACE IP MASKBITS`, `updateip OLD NEW IP MASKBITS`.
+    pub fn arg_count(self) -> usize {
+        match self {
+            Event::TakeIp | Event::ReleaseIp => 3,
+            Event::UpdateIp => 4,
+            _ => 0,
+        }
+    }
+
+    /// May run while the node's recovery mode is ACTIVE (reference §5.3).
+    pub fn allowed_in_recovery(self) -> bool {
+        matches!(
+            self,
+            Event::Init
+                | Event::Setup
+                | Event::StartRecovery
+                | Event::Shutdown
+                | Event::ReleaseIp
+                | Event::IpReallocated
+                | Event::StartIpReallocate
+        )
+    }
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How one script of an event ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ScriptStatus {
+    /// Exit status 0.
+    Ok,
+    /// Exit status > 0.
+    Error { code: i32 },
+    /// Still running at the event's deadline; its process group was killed.
+    TimedOut,
+    /// Not executable (or vanished before it could run).
+    Disabled,
+    /// A running monitor was cancelled by another event.
+    Cancelled,
+    /// Killed by a signal that we did not send.
+    Signaled { signal: i32 },
+    /// Could not be started at all.
+    CannotRun { reason: String },
+}
+
+impl ScriptStatus {
+    /// CTDB's word for the status column.
+    pub fn word(&self) -> &'static str {
+        match self {
+            ScriptStatus::Ok => "OK",
+            ScriptStatus::Error { .. } => "ERROR",
+            ScriptStatus::TimedOut => "TIMEDOUT",
+            ScriptStatus::Disabled => "DISABLED",
+            ScriptStatus::Cancelled => "CANCELLED",
+            ScriptStatus::Signaled { .. } | ScriptStatus::CannotRun { .. } => "CANNOT RUN",
+        }
+    }
+
+    /// True for statuses that fail the event.
+    pub fn is_failure(&self) -> bool {
+        !matches!(self, ScriptStatus::Ok | ScriptStatus::Disabled)
+    }
+}
+
+/// One script's part in one run of an event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScriptRun {
+    /// Script name, e.g. `10.interface`.
+    pub name: String,
+    pub status: ScriptStatus,
+    /// Microseconds since the epoch.
+    pub start_us: u64,
+    pub end_us: u64,
+    /// Captured stdout and stderr, merged, truncated at a bound.
+    pub output: String,
+}
+
+/// One complete run of an event: every script in run order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRun {
+    pub event: Event,
+    pub args: Vec<String>,
+    pub start_us: u64,
+    pub end_us: u64,
+    pub scripts: Vec<ScriptRun>,
+}
+
+impl EventRun {
+    /// The first failing script, which ended the event, if any.
+    pub fn failure(&self) -> Option<&ScriptRun> {
+        self.scripts.iter().find(|s| s.status.is_failure())
+    }
+}
