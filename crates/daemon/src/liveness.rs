@@ -87,11 +87,7 @@ impl PeerLink {
             }
             LinkEvent::Tick => {
                 if !self.connected {
-                    return if self.outgoing_up {
-                        vec![LinkAction::SendKeepalive]
-                    } else {
-                        vec![]
-                    };
+                    return if self.outgoing_up { vec![LinkAction::SendKeepalive] } else { vec![] };
                 }
                 if self.rx_count == 0 {
                     self.silent_ticks += 1;
@@ -138,10 +134,7 @@ mod tests {
     fn up() -> PeerLink {
         let mut l = PeerLink::default();
         assert_eq!(l.handle(LinkEvent::OutgoingUp, 3), vec![]);
-        assert_eq!(
-            l.handle(LinkEvent::IncomingUp, 3),
-            vec![LinkAction::Connected]
-        );
+        assert_eq!(l.handle(LinkEvent::IncomingUp, 3), vec![LinkAction::Connected]);
         l
     }
 
@@ -150,28 +143,16 @@ mod tests {
         let mut l = PeerLink::default();
         assert!(l.handle(LinkEvent::IncomingUp, 3).is_empty());
         assert!(!l.is_connected());
-        assert_eq!(
-            l.handle(LinkEvent::OutgoingUp, 3),
-            vec![LinkAction::Connected]
-        );
+        assert_eq!(l.handle(LinkEvent::OutgoingUp, 3), vec![LinkAction::Connected]);
         assert!(l.is_connected());
     }
 
     #[test]
     fn silent_peer_dies_on_the_limit_th_tick() {
         let mut l = up();
-        assert_eq!(
-            l.handle(LinkEvent::Tick, 3),
-            vec![LinkAction::SendKeepalive]
-        );
-        assert_eq!(
-            l.handle(LinkEvent::Tick, 3),
-            vec![LinkAction::SendKeepalive]
-        );
-        assert_eq!(
-            l.handle(LinkEvent::Tick, 3),
-            vec![LinkAction::Dead, LinkAction::DropConnections]
-        );
+        assert_eq!(l.handle(LinkEvent::Tick, 3), vec![LinkAction::SendKeepalive]);
+        assert_eq!(l.handle(LinkEvent::Tick, 3), vec![LinkAction::SendKeepalive]);
+        assert_eq!(l.handle(LinkEvent::Tick, 3), vec![LinkAction::Dead, LinkAction::DropConnections]);
         assert!(!l.is_connected());
         assert!(!l.outgoing_up());
     }
@@ -181,32 +162,17 @@ mod tests {
         let mut l = up();
         l.handle(LinkEvent::Tick, 2);
         l.handle(LinkEvent::Received, 2);
-        assert_eq!(
-            l.handle(LinkEvent::Tick, 2),
-            vec![LinkAction::SendKeepalive]
-        );
-        assert_eq!(
-            l.handle(LinkEvent::Tick, 2),
-            vec![LinkAction::SendKeepalive]
-        );
-        assert_eq!(
-            l.handle(LinkEvent::Tick, 2),
-            vec![LinkAction::Dead, LinkAction::DropConnections]
-        );
+        assert_eq!(l.handle(LinkEvent::Tick, 2), vec![LinkAction::SendKeepalive]);
+        assert_eq!(l.handle(LinkEvent::Tick, 2), vec![LinkAction::SendKeepalive]);
+        assert_eq!(l.handle(LinkEvent::Tick, 2), vec![LinkAction::Dead, LinkAction::DropConnections]);
     }
 
     #[test]
     fn losing_a_connection_kills_at_once() {
         let mut l = up();
-        assert_eq!(
-            l.handle(LinkEvent::ConnectionLost, 5),
-            vec![LinkAction::Dead, LinkAction::DropConnections]
-        );
+        assert_eq!(l.handle(LinkEvent::ConnectionLost, 5), vec![LinkAction::Dead, LinkAction::DropConnections]);
         // Not connected: only the sockets go.
-        assert_eq!(
-            l.handle(LinkEvent::ConnectionLost, 5),
-            vec![LinkAction::DropConnections]
-        );
+        assert_eq!(l.handle(LinkEvent::ConnectionLost, 5), vec![LinkAction::DropConnections]);
     }
 
     /// Simulated time: the peer sends a packet at some instants (in ms);

@@ -26,6 +26,17 @@ pub fn level_name(level: Level) -> &'static str {
     }
 }
 
+/// The `log` level that prints as CTDB's `level`.
+pub fn to_level(level: DebugLevel) -> Level {
+    match level {
+        DebugLevel::Error => Level::Error,
+        DebugLevel::Warning => Level::Warn,
+        DebugLevel::Notice => Level::Info,
+        DebugLevel::Info => Level::Debug,
+        DebugLevel::Debug => Level::Trace,
+    }
+}
+
 pub fn to_filter(level: DebugLevel) -> LevelFilter {
     match level {
         DebugLevel::Error => LevelFilter::Error,
@@ -58,9 +69,7 @@ pub fn set_level(level: DebugLevel) {
 
 /// `2026/11/22 10:00:00.123456` in local time.
 pub fn timestamp() -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     let t = rctdb_sys::local_time(now.as_secs() as i64);
     format!(
         "{:04}/{:02}/{:02} {:02}:{:02}:{:02}.{:06}",
@@ -79,26 +88,30 @@ pub fn timestamp() -> String {
 pub fn init(name: &'static str, file: Option<&Path>, level: DebugLevel) -> std::io::Result<()> {
     let mut builder = env_logger::Builder::new();
     builder.filter_level(LevelFilter::Trace);
+    // A target of the form `name[pid]` names another process whose
+    // output we relay (an event script); anything else is our own line.
     builder.format(move |buf, record| {
-        writeln!(
-            buf,
-            "{} {}[{}]: {}: {}",
-            timestamp(),
-            name,
-            std::process::id(),
-            level_name(record.level()),
-            record.args()
-        )
+        let target = record.target();
+        if target.ends_with(']') && target.contains('[') {
+            writeln!(buf, "{} {}: {}: {}", timestamp(), target, level_name(record.level()), record.args())
+        } else {
+            writeln!(
+                buf,
+                "{} {}[{}]: {}: {}",
+                timestamp(),
+                name,
+                std::process::id(),
+                level_name(record.level()),
+                record.args()
+            )
+        }
     });
     match file {
         Some(path) => {
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir)?;
             }
-            let f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)?;
+            let f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
             builder.target(env_logger::Target::Pipe(Box::new(f)));
         }
         None => {

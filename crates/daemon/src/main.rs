@@ -7,8 +7,10 @@
 //! write the pid file and run the event loop.
 #![forbid(unsafe_code)]
 
+mod events;
 mod liveness;
 mod logging;
+mod monitor;
 mod net;
 mod nodes;
 mod server;
@@ -67,12 +69,8 @@ fn start(interactive: bool) -> Result<(), String> {
     let paths = Paths::from_env();
     let (conf, warnings) = Conf::load(&paths.conf_file()).map_err(|e| e.to_string())?;
     let nodes = Nodes::load(&paths.nodes_file()).map_err(|e| e.to_string())?;
-    let tunables = Tunables::load(&paths.tunables_file()).map_err(|errs| {
-        errs.iter()
-            .map(|e| e.to_string())
-            .collect::<Vec<_>>()
-            .join("\n")
-    })?;
+    let tunables = Tunables::load(&paths.tunables_file())
+        .map_err(|errs| errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))?;
 
     let log_file = match (&conf.logging.location, interactive) {
         (_, true) | (LogLocation::Stderr, _) => None,
@@ -100,8 +98,7 @@ fn start(interactive: bool) -> Result<(), String> {
                     paths.nodes_file().display()
                 )
             })?;
-            let l = net::listen(addr, port)
-                .map_err(|e| format!("Failed to bind to {addr}:{port}: {e}"))?;
+            let l = net::listen(addr, port).map_err(|e| format!("Failed to bind to {addr}:{port}: {e}"))?;
             (pnn, addr, l)
         }
         None => net::auto_bind(&nodes, port)?,
@@ -109,23 +106,27 @@ fn start(interactive: bool) -> Result<(), String> {
     let unix_listener = bind_control_socket(&paths.socket())?;
     let (signals_rx, signals_tx) = UnixStream::pair().map_err(|e| format!("signal pipe: {e}"))?;
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        let tx = signals_tx
-            .try_clone()
-            .map_err(|e| format!("signal pipe: {e}"))?;
-        signal_hook::low_level::pipe::register(sig, tx)
-            .map_err(|e| format!("signal handler: {e}"))?;
+        let tx = signals_tx.try_clone().map_err(|e| format!("signal pipe: {e}"))?;
+        signal_hook::low_level::pipe::register(sig, tx).map_err(|e| format!("signal handler: {e}"))?;
     }
+    let (sigchld_rx, sigchld_tx) = UnixStream::pair().map_err(|e| format!("signal pipe: {e}"))?;
+    signal_hook::low_level::pipe::register(signal_hook::consts::SIGCHLD, sigchld_tx)
+        .map_err(|e| format!("signal handler: {e}"))?;
     // A client that goes away mid-reply must not kill us.
     let _ = signal_hook::flag::register(signal_hook::consts::SIGPIPE, std::sync::Arc::default());
 
     if !interactive {
         nix::unistd::daemon(false, false).map_err(|e| format!("cannot detach: {e}"))?;
     }
+    // Orphans of event scripts are re-parented to us and reaped.
+    rctdb_sys::set_child_subreaper().map_err(|e| format!("cannot become a child subreaper: {e}"))?;
     let pid_file = paths.pid_file();
     std::fs::write(&pid_file, format!("{}\n", std::process::id()))
         .map_err(|e| format!("{}: cannot write pid file: {e}", pid_file.display()))?;
 
     let socket_path = paths.socket();
+    let script_env = script_env(&paths, &conf, interactive);
+    let script_log_level = logging::to_level(conf.legacy.script_log_level);
     let setup = server::Setup {
         paths,
         nodes,
@@ -136,13 +137,51 @@ fn start(interactive: bool) -> Result<(), String> {
         tcp_listener,
         unix_listener,
         signals: signals_rx,
+        sigchld: sigchld_rx,
+        script_env,
+        script_log_level,
     };
     let result = server::Daemon::new(setup).and_then(|mut d| d.run());
     let _ = std::fs::remove_file(&socket_path);
     let _ = std::fs::remove_file(&pid_file);
-    result.map_err(|e| format!("event loop failed: {e}"))?;
+    let clean = result.map_err(|e| format!("event loop failed: {e}"))?;
+    if !clean {
+        return Err("exiting after a failed start-up event".into());
+    }
     info!("rctdbd exiting");
     Ok(())
+}
+
+/// What event scripts find in their environment, so that scripts written
+/// for CTDB run unchanged: `CTDB_BASE`, `CTDB` (the admin tool),
+/// `CTDB_SCRIPT_VARDIR`, `CTDB_DEBUGLEVEL`, `CTDB_LOGGING`,
+/// `CTDB_INTERACTIVE`, and the socket of this daemon so that `rctdb`
+/// called from a script talks to it.
+fn script_env(paths: &Paths, conf: &Conf, interactive: bool) -> Vec<(String, String)> {
+    let s = |p: &Path| p.display().to_string();
+    let bindir = std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_path_buf));
+    let tool = bindir.as_ref().map(|d| d.join("rctdb")).unwrap_or_else(|| "rctdb".into());
+    let mut env = vec![
+        ("CTDB_BASE".to_string(), s(&paths.base)),
+        ("RCTDB_BASE".to_string(), s(&paths.base)),
+        ("RCTDB_RUNDIR".to_string(), s(&paths.rundir)),
+        ("RCTDB_VARDIR".to_string(), s(&paths.vardir)),
+        ("CTDB_VARDIR".to_string(), s(&paths.vardir)),
+        ("CTDB_SCRIPT_VARDIR".to_string(), s(&paths.vardir.join("scripts"))),
+        ("RCTDB_SOCKET".to_string(), s(&paths.socket())),
+        ("CTDB_SOCKET".to_string(), s(&paths.socket())),
+        ("CTDB".to_string(), s(&tool)),
+        ("CTDB_DEBUGLEVEL".to_string(), conf.logging.level.name().to_string()),
+        ("CTDB_LOGGING".to_string(), conf.logging.location.to_string()),
+    ];
+    if interactive {
+        env.push(("CTDB_INTERACTIVE".to_string(), "true".to_string()));
+    }
+    if let Some(dir) = bindir {
+        let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/sbin:/usr/bin:/sbin:/bin".into());
+        env.push(("PATH".to_string(), format!("{}:{path}", dir.display())));
+    }
+    env
 }
 
 /// Bind the control socket, owner-only. A stale socket file is replaced,
@@ -153,13 +192,9 @@ fn bind_control_socket(path: &Path) -> Result<UnixListener, String> {
     }
     if path.exists() {
         if UnixStream::connect(path).is_ok() {
-            return Err(format!(
-                "{}: another rctdbd is already running on this socket",
-                path.display()
-            ));
+            return Err(format!("{}: another rctdbd is already running on this socket", path.display()));
         }
-        std::fs::remove_file(path)
-            .map_err(|e| format!("{}: cannot remove stale socket: {e}", path.display()))?;
+        std::fs::remove_file(path).map_err(|e| format!("{}: cannot remove stale socket: {e}", path.display()))?;
     }
     // No window in which the socket is reachable by others.
     let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));

@@ -40,10 +40,7 @@ pub fn auto_bind(nodes: &Nodes, port: u16) -> Result<(Pnn, IpAddr, TcpListener),
             Err(err) => warn!("Failed to bind to {addr}:{port}: {err}"),
         }
     }
-    Err(format!(
-        "Unable to bind to any node address in {} - giving up",
-        nodes.file.display()
-    ))
+    Err(format!("Unable to bind to any node address in {} - giving up", nodes.file.display()))
 }
 
 fn libc_eaddrnotavail() -> i32 {
@@ -53,22 +50,10 @@ fn libc_eaddrnotavail() -> i32 {
 /// Start a non-blocking connect from `local` (port 0) to `remote`.
 /// Completion is signalled by writability; check it with `take_error`.
 pub fn connect_from(local: IpAddr, remote: SocketAddr) -> io::Result<mio::net::TcpStream> {
-    let family = if local.is_ipv4() {
-        AddressFamily::Inet
-    } else {
-        AddressFamily::Inet6
-    };
-    let fd = socket::socket(
-        family,
-        SockType::Stream,
-        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
-        None,
-    )?;
+    let family = if local.is_ipv4() { AddressFamily::Inet } else { AddressFamily::Inet6 };
+    let fd = socket::socket(family, SockType::Stream, SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC, None)?;
     use std::os::fd::AsRawFd;
-    socket::bind(
-        fd.as_raw_fd(),
-        &SockaddrStorage::from(SocketAddr::new(local, 0)),
-    )?;
+    socket::bind(fd.as_raw_fd(), &SockaddrStorage::from(SocketAddr::new(local, 0)))?;
     match socket::connect(fd.as_raw_fd(), &SockaddrStorage::from(remote)) {
         Ok(()) | Err(Errno::EINPROGRESS) => {}
         Err(e) => return Err(e.into()),

@@ -41,11 +41,7 @@ impl NodeTable {
         let slots = nodes
             .entries
             .iter()
-            .map(|e| NodeSlot {
-                pnn: e.pnn,
-                addr: e.addr,
-                flags: initial_flags(e.addr.is_none(), e.pnn == own),
-            })
+            .map(|e| NodeSlot { pnn: e.pnn, addr: e.addr, flags: initial_flags(e.addr.is_none(), e.pnn == own) })
             .collect();
         NodeTable { own, slots }
     }
@@ -60,9 +56,7 @@ impl NodeTable {
 
     /// Live peers: every node but this one that is not deleted.
     pub fn peers(&self) -> impl Iterator<Item = &NodeSlot> {
-        self.slots
-            .iter()
-            .filter(move |s| s.pnn != self.own && s.addr.is_some())
+        self.slots.iter().filter(move |s| s.pnn != self.own && s.addr.is_some())
     }
 
     /// The peer with this private address.
@@ -75,25 +69,18 @@ impl NodeTable {
     }
 
     pub fn is_connected(&self, pnn: Pnn) -> bool {
-        pnn == self.own
-            || self
-                .flags(pnn)
-                .is_some_and(|f| !f.intersects(NodeFlags::DISCONNECTED | NodeFlags::DELETED))
+        pnn == self.own || self.flags(pnn).is_some_and(|f| !f.intersects(NodeFlags::DISCONNECTED | NodeFlags::DELETED))
     }
 
     /// Number of connected peers plus this node.
     pub fn num_connected(&self) -> usize {
-        self.slots
-            .iter()
-            .filter(|s| s.addr.is_some() && self.is_connected(s.pnn))
-            .count()
+        self.slots.iter().filter(|s| s.addr.is_some() && self.is_connected(s.pnn)).count()
     }
 
     /// The transport says the peer is dead.
     pub fn mark_dead(&mut self, pnn: Pnn) {
         if let Some(s) = self.slot_mut(pnn) {
-            s.flags
-                .insert(NodeFlags::DISCONNECTED | NodeFlags::UNHEALTHY);
+            s.flags.insert(NodeFlags::DISCONNECTED | NodeFlags::UNHEALTHY);
         }
     }
 
@@ -102,6 +89,37 @@ impl NodeTable {
         if let Some(s) = self.slot_mut(pnn) {
             s.flags.remove(NodeFlags::DISCONNECTED);
         }
+    }
+
+    /// This node's own flags (never DISCONNECTED).
+    pub fn own_flags(&self) -> NodeFlags {
+        self.flags(self.own).unwrap_or_default()
+    }
+
+    /// Set this node's own flags; true if they changed.
+    pub fn set_own_flags(&mut self, flags: NodeFlags) -> bool {
+        let own = self.own.0 as usize;
+        let Some(s) = self.slots.get_mut(own) else { return false };
+        let mut flags = flags;
+        flags.remove(NodeFlags::DISCONNECTED);
+        let changed = s.flags != flags;
+        s.flags = flags;
+        changed
+    }
+
+    /// A peer announced its own flags. Each node is authoritative for its
+    /// own flags except DISCONNECTED, which is our local view of the link.
+    /// Returns the old flags if they changed.
+    pub fn set_peer_flags(&mut self, pnn: Pnn, flags: NodeFlags) -> Option<NodeFlags> {
+        let s = self.slot_mut(pnn)?;
+        let mut new = flags;
+        new.remove(NodeFlags::DISCONNECTED | NodeFlags::DELETED | NodeFlags::UNKNOWN);
+        if s.flags.contains(NodeFlags::DISCONNECTED) {
+            new.insert(NodeFlags::DISCONNECTED);
+        }
+        let old = s.flags;
+        s.flags = new;
+        (old != new).then_some(old)
     }
 
     pub fn node_map(&self) -> NodeMap {
@@ -126,18 +144,13 @@ impl NodeTable {
             return Err(format!(
                 "Node {} ({}) missing from nodes file: remove a node by commenting out its line",
                 s.pnn,
-                s.addr
-                    .map(|a| a.to_string())
-                    .unwrap_or_else(|| "deleted".into())
+                s.addr.map(|a| a.to_string()).unwrap_or_else(|| "deleted".into())
             ));
         }
         let own_now = self.get(self.own).and_then(|s| s.addr);
         let own_new = nodes.entries.get(self.own.0 as usize).and_then(|e| e.addr);
         if own_now != own_new {
-            return Err(format!(
-                "this node (PNN {}) may not change its address or be deleted by a reload",
-                self.own
-            ));
+            return Err(format!("this node (PNN {}) may not change its address or be deleted by a reload", self.own));
         }
         let mut plan = ReloadPlan::default();
         for e in &nodes.entries {
@@ -172,9 +185,7 @@ impl NodeTable {
         if pnn == self.own {
             return None;
         }
-        self.slots
-            .get_mut(pnn.0 as usize)
-            .filter(|s| s.addr.is_some())
+        self.slots.get_mut(pnn.0 as usize).filter(|s| s.addr.is_some())
     }
 }
 
@@ -204,10 +215,7 @@ mod tests {
         assert_eq!(m.nodes[0].flags, NodeFlags::UNHEALTHY);
         assert_eq!(m.nodes[1].flags, NodeFlags::DELETED);
         assert_eq!(m.nodes[1].addr.to_string(), "0.0.0.0");
-        assert_eq!(
-            m.nodes[2].flags,
-            NodeFlags::DISCONNECTED | NodeFlags::UNHEALTHY
-        );
+        assert_eq!(m.nodes[2].flags, NodeFlags::DISCONNECTED | NodeFlags::UNHEALTHY);
         assert_eq!(t.peers().map(|s| s.pnn).collect::<Vec<_>>(), vec![Pnn(2)]);
     }
 
@@ -224,23 +232,27 @@ mod tests {
     }
 
     #[test]
+    fn peers_own_their_flags_but_not_the_link_state() {
+        let mut t = NodeTable::new(&nodes("192.0.2.11\n192.0.2.12\n"), Pnn(0));
+        // Heard while we still think the link is down: kept, link bit stays.
+        assert_eq!(t.set_peer_flags(Pnn(1), NodeFlags::empty()), Some(NodeFlags::DISCONNECTED | NodeFlags::UNHEALTHY));
+        assert_eq!(t.flags(Pnn(1)), Some(NodeFlags::DISCONNECTED));
+        t.mark_connected(Pnn(1));
+        assert_eq!(t.flags(Pnn(1)), Some(NodeFlags::empty()));
+        // A peer cannot claim to be disconnected or deleted.
+        assert_eq!(t.set_peer_flags(Pnn(1), NodeFlags::DISCONNECTED | NodeFlags::DELETED), None);
+        assert!(t.set_own_flags(NodeFlags::empty()));
+        assert!(!t.set_own_flags(NodeFlags::DISCONNECTED));
+        assert_eq!(t.own_flags(), NodeFlags::empty());
+    }
+
+    #[test]
     fn reload_adds_deletes_and_undeletes() {
         let mut t = NodeTable::new(&nodes("192.0.2.11\n192.0.2.12\n#192.0.2.13\n"), Pnn(0));
-        let plan = t
-            .reload(&nodes("192.0.2.11\n#192.0.2.12\n192.0.2.13\n192.0.2.14\n"))
-            .expect("reload");
-        assert_eq!(
-            plan,
-            ReloadPlan {
-                added: vec![Pnn(2), Pnn(3)],
-                removed: vec![Pnn(1)]
-            }
-        );
+        let plan = t.reload(&nodes("192.0.2.11\n#192.0.2.12\n192.0.2.13\n192.0.2.14\n")).expect("reload");
+        assert_eq!(plan, ReloadPlan { added: vec![Pnn(2), Pnn(3)], removed: vec![Pnn(1)] });
         assert_eq!(t.flags(Pnn(1)), Some(NodeFlags::DELETED));
-        assert_eq!(
-            t.flags(Pnn(3)),
-            Some(NodeFlags::DISCONNECTED | NodeFlags::UNHEALTHY)
-        );
+        assert_eq!(t.flags(Pnn(3)), Some(NodeFlags::DISCONNECTED | NodeFlags::UNHEALTHY));
     }
 
     #[test]
@@ -248,10 +260,6 @@ mod tests {
         let mut t = NodeTable::new(&nodes("192.0.2.11\n192.0.2.12\n"), Pnn(0));
         assert!(t.reload(&nodes("192.0.2.11\n")).is_err());
         assert!(t.reload(&nodes("192.0.2.21\n192.0.2.12\n")).is_err());
-        assert!(t
-            .reload(&nodes("192.0.2.11\n192.0.2.12\n"))
-            .expect("no change")
-            .added
-            .is_empty());
+        assert!(t.reload(&nodes("192.0.2.11\n192.0.2.12\n")).expect("no change").added.is_empty());
     }
 }

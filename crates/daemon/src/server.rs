@@ -5,8 +5,10 @@
 //! [`Daemon::execute`]. Nothing here blocks: every socket is non-blocking,
 //! every wait is a deadline folded into the poll timeout.
 
+use crate::events::{self, Completion, Exit, KillSignal, Outcome, Request, RequestId, Runner, ScriptEntry, ScriptHost};
 use crate::liveness::{LinkAction, LinkEvent, PeerLink};
 use crate::logging;
+use crate::monitor::{HealthChange, Monitor, MonitorResult};
 use crate::net;
 use crate::nodes::NodeTable;
 use log::{debug, error, info, trace, warn};
@@ -14,17 +16,19 @@ use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use mio::{Events, Interest, Poll, Token};
 use rctdb_config::{Nodes, Paths, Tunable, Tunables};
 use rctdb_protocol::{
-    encode, srvid, Control, ControlError, ControlReply, ControlRequest, FrameBuffer, Generation,
-    Keepalive, Message, NodeFlags, Packet, Pnn, RecMode, ReplyData, RunState, Uptime, VnnMap,
+    srvid, try_encode, Control, ControlError, ControlReply, ControlRequest, Event, EventRun, FrameBuffer, Generation,
+    Keepalive, Message, NodeFlags, Packet, Pnn, RecMode, ReplyData, RunState, ScriptStatus, Uptime, VnnMap,
 };
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const SIGNALS: Token = Token(0);
 const TCP_LISTENER: Token = Token(1);
 const UNIX_LISTENER: Token = Token(2);
+const SIGCHLD: Token = Token(3);
 const FIRST_CONN: usize = 16;
 
 /// A connect attempt that has not completed within this is retried.
@@ -40,6 +44,12 @@ const EINVAL: i32 = 22;
 const ETIMEDOUT: i32 = 110;
 const ENOTCONN: i32 = 107;
 const EOPNOTSUPP: i32 = 95;
+const EBUSY: i32 = 16;
+const ECANCELED: i32 = 125;
+/// Wait between SIGTERM and SIGKILL for a timed-out script.
+const KILL_GRACE: Duration = Duration::from_millis(500);
+/// A failed `startup` event is retried after this.
+const STARTUP_RETRY: Duration = Duration::from_secs(5);
 
 /// Everything rctdbd needs to start its loop.
 pub struct Setup {
@@ -53,6 +63,12 @@ pub struct Setup {
     pub unix_listener: std::os::unix::net::UnixListener,
     /// Read end of the signal self-pipe (SIGTERM, SIGINT).
     pub signals: std::os::unix::net::UnixStream,
+    /// Read end of the SIGCHLD self-pipe.
+    pub sigchld: std::os::unix::net::UnixStream,
+    /// Environment for event scripts, on top of rctdbd's own.
+    pub script_env: Vec<(String, String)>,
+    /// Level at which script output is logged (`[legacy] script log level`).
+    pub script_log_level: log::Level,
 }
 
 enum Stream {
@@ -132,6 +148,27 @@ enum Origin {
     Peer(Pnn),
 }
 
+/// Who waits for an event to complete.
+enum Waiter {
+    /// A RUN_EVENT control: reply when done.
+    Control {
+        origin: Origin,
+        reqid: u32,
+    },
+    /// Start-up steps and the monitor loop.
+    Init,
+    Setup,
+    Startup,
+    Monitor,
+    Shutdown,
+}
+
+/// A script's output pipe.
+struct ScriptPipe {
+    pid: i32,
+    rx: mio::unix::pipe::Receiver,
+}
+
 pub struct Daemon {
     poll: Poll,
     tcp_listener: TcpListener,
@@ -154,19 +191,28 @@ pub struct Daemon {
     start: Instant,
     next_keepalive: Instant,
     stopping: bool,
+    exit_failure: bool,
+    sigchld: UnixStream,
+    runner: Runner,
+    monitor: Monitor,
+    runstate: RunState,
+    recmode: RecMode,
+    pipes: HashMap<Token, ScriptPipe>,
+    waiters: HashMap<RequestId, Waiter>,
+    next_request: RequestId,
+    startup_retry_at: Option<Instant>,
+    script_env: Vec<(String, String)>,
+    script_log_level: log::Level,
+    events_dir: PathBuf,
 }
 
 fn micros(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
+    t.duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
 }
 
 /// Our version for keepalives: `major << 16 | minor`.
 fn version_word() -> u32 {
-    let mut it = env!("CARGO_PKG_VERSION")
-        .split('.')
-        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let mut it = env!("CARGO_PKG_VERSION").split('.').map(|p| p.parse::<u32>().unwrap_or(0));
     let major = it.next().unwrap_or(0);
     let minor = it.next().unwrap_or(0);
     (major << 16) | (minor & 0xFFFF)
@@ -180,26 +226,16 @@ impl Daemon {
         let mut unix_listener = UnixListener::from_std(setup.unix_listener);
         setup.signals.set_nonblocking(true)?;
         let mut signals = UnixStream::from_std(setup.signals);
-        poll.registry()
-            .register(&mut tcp_listener, TCP_LISTENER, Interest::READABLE)?;
-        poll.registry()
-            .register(&mut unix_listener, UNIX_LISTENER, Interest::READABLE)?;
-        poll.registry()
-            .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        setup.sigchld.set_nonblocking(true)?;
+        let mut sigchld = UnixStream::from_std(setup.sigchld);
+        poll.registry().register(&mut sigchld, SIGCHLD, Interest::READABLE)?;
+        poll.registry().register(&mut tcp_listener, TCP_LISTENER, Interest::READABLE)?;
+        poll.registry().register(&mut unix_listener, UNIX_LISTENER, Interest::READABLE)?;
+        poll.registry().register(&mut signals, SIGNALS, Interest::READABLE)?;
         let nodes = NodeTable::new(&setup.nodes, setup.own_pnn);
+        let events_dir = setup.paths.events_dir();
         let now = Instant::now();
-        let peers = nodes
-            .peers()
-            .map(|s| {
-                (
-                    s.pnn,
-                    Peer {
-                        retry_at: Some(now),
-                        ..Peer::default()
-                    },
-                )
-            })
-            .collect();
+        let peers = nodes.peers().map(|s| (s.pnn, Peer { retry_at: Some(now), ..Peer::default() })).collect();
         let next_keepalive = now + setup.tunables.duration(Tunable::KeepaliveInterval);
         Ok(Daemon {
             poll,
@@ -222,23 +258,31 @@ impl Daemon {
             start: now,
             next_keepalive,
             stopping: false,
+            exit_failure: false,
+            sigchld,
+            runner: Runner::new(KILL_GRACE),
+            monitor: Monitor::new(),
+            runstate: RunState::Init,
+            recmode: RecMode::Normal,
+            pipes: HashMap::new(),
+            waiters: HashMap::new(),
+            next_request: 1,
+            startup_retry_at: None,
+            script_env: setup.script_env,
+            script_log_level: setup.script_log_level,
+            events_dir,
         })
     }
 
-    /// Run until shutdown.
-    pub fn run(&mut self) -> io::Result<()> {
+    /// Run until shutdown. Returns false if rctdbd must exit with failure
+    /// (the `init` or `setup` event failed).
+    pub fn run(&mut self) -> io::Result<bool> {
         info!("PNN is {}", self.nodes.own());
-        info!(
-            "Listening on {}:{} for peers, {} for clients",
-            self.own_addr,
-            self.port,
-            self.paths.socket().display()
-        );
+        info!("Listening on {}:{} for peers, {} for clients", self.own_addr, self.port, self.paths.socket().display());
+        self.submit_event(Event::Init, vec![], None, Waiter::Init);
         let mut events = Events::with_capacity(256);
         while !self.stopping {
-            let timeout = self
-                .next_deadline()
-                .map(|d| d.saturating_duration_since(Instant::now()));
+            let timeout = self.next_deadline().map(|d| d.saturating_duration_since(Instant::now()));
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -248,8 +292,10 @@ impl Daemon {
             for ev in events.iter() {
                 match ev.token() {
                     SIGNALS => self.on_signal(),
+                    SIGCHLD => self.reap_children(),
                     TCP_LISTENER => self.accept_peers(),
                     UNIX_LISTENER => self.accept_clients(),
+                    t if self.pipes.contains_key(&t) => self.read_pipe(t),
                     t => {
                         if ev.is_writable() {
                             self.on_writable(t);
@@ -264,7 +310,7 @@ impl Daemon {
         }
         self.flush_all();
         info!("Shutdown complete");
-        Ok(())
+        Ok(!self.exit_failure)
     }
 
     fn next_deadline(&self) -> Option<Instant> {
@@ -280,6 +326,10 @@ impl Daemon {
         for f in self.forwards.values() {
             d = d.min(f.deadline);
         }
+        for t in [self.runner.poll_timeout(), self.monitor.poll_timeout(), self.startup_retry_at].into_iter().flatten()
+        {
+            d = d.min(t);
+        }
         Some(d)
     }
 
@@ -291,10 +341,13 @@ impl Daemon {
             match self.signals.read(&mut buf) {
                 Ok(0) => break,
                 Ok(_) => {
-                    if !self.stopping {
+                    if self.runstate == RunState::Shutdown {
+                        warn!("Second termination signal: exiting without waiting for the shutdown event");
+                        self.stopping = true;
+                    } else {
                         info!("Received a termination signal: shutting down");
+                        self.begin_shutdown();
                     }
-                    self.stopping = true;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => break,
@@ -310,33 +363,13 @@ impl Daemon {
         t
     }
 
-    fn add_conn(
-        &mut self,
-        kind: ConnKind,
-        mut stream: Stream,
-        label: String,
-        writable: bool,
-    ) -> io::Result<Token> {
+    fn add_conn(&mut self, kind: ConnKind, mut stream: Stream, label: String, writable: bool) -> io::Result<Token> {
         let token = self.new_token();
-        let interest = if writable {
-            Interest::READABLE | Interest::WRITABLE
-        } else {
-            Interest::READABLE
-        };
-        self.poll
-            .registry()
-            .register(stream.source(), token, interest)?;
+        let interest = if writable { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
+        self.poll.registry().register(stream.source(), token, interest)?;
         self.conns.insert(
             token,
-            Conn {
-                kind,
-                stream,
-                frames: FrameBuffer::new(),
-                out: Vec::new(),
-                out_pos: 0,
-                writable,
-                label,
-            },
+            Conn { kind, stream, frames: FrameBuffer::new(), out: Vec::new(), out_pos: 0, writable, label },
         );
         Ok(token)
     }
@@ -364,12 +397,7 @@ impl Daemon {
                 self.link_event(pnn, LinkEvent::ConnectionLost);
             }
             let _ = stream.set_nodelay(true);
-            match self.add_conn(
-                ConnKind::Incoming(pnn),
-                Stream::Tcp(stream),
-                format!("node {pnn} ({from})"),
-                false,
-            ) {
+            match self.add_conn(ConnKind::Incoming(pnn), Stream::Tcp(stream), format!("node {pnn} ({from})"), false) {
                 Ok(token) => {
                     if let Some(p) = self.peers.get_mut(&pnn) {
                         p.incoming = Some(token);
@@ -480,11 +508,7 @@ impl Daemon {
             match result {
                 Ok(()) => {
                     conn.kind = ConnKind::Outgoing(pnn);
-                    let _ = self.poll.registry().reregister(
-                        conn.stream.source(),
-                        token,
-                        Interest::READABLE,
-                    );
+                    let _ = self.poll.registry().reregister(conn.stream.source(), token, Interest::READABLE);
                     conn.writable = false;
                     if let Some(p) = self.peers.get_mut(&pnn) {
                         p.connecting = None;
@@ -534,15 +558,8 @@ impl Daemon {
         }
         let want = !conn.out.is_empty();
         if want != conn.writable && failed.is_none() {
-            let interest = if want {
-                Interest::READABLE | Interest::WRITABLE
-            } else {
-                Interest::READABLE
-            };
-            let _ = self
-                .poll
-                .registry()
-                .reregister(conn.stream.source(), token, interest);
+            let interest = if want { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
+            let _ = self.poll.registry().reregister(conn.stream.source(), token, interest);
             conn.writable = want;
         }
         if let Some(f) = failed {
@@ -564,13 +581,16 @@ impl Daemon {
         let Some(conn) = self.conns.get_mut(&token) else {
             return;
         };
-        conn.out.extend_from_slice(&encode(packet));
+        let bytes = match try_encode(packet) {
+            Ok(b) => b,
+            Err(e) => {
+                warn!("Not sending to {}: {e}", conn.label);
+                return;
+            }
+        };
+        conn.out.extend_from_slice(&bytes);
         if conn.out.len() - conn.out_pos > MAX_QUEUED {
-            warn!(
-                "Dropping {}: {} bytes of output not read",
-                conn.label,
-                conn.out.len() - conn.out_pos
-            );
+            warn!("Dropping {}: {} bytes of output not read", conn.label, conn.out.len() - conn.out_pos);
             self.close(token);
             return;
         }
@@ -628,7 +648,13 @@ impl Daemon {
         let Some(peer) = self.peers.get_mut(&pnn) else {
             return;
         };
-        for action in peer.link.handle(event, limit) {
+        let actions = peer.link.handle(event, limit);
+        if event == LinkEvent::OutgoingUp {
+            // The peer learns our flags as soon as it can hear us.
+            let m = self.own_flags_message(pnn);
+            self.send_to_peer(pnn, &Packet::Message(m));
+        }
+        for action in actions {
             match action {
                 LinkAction::Connected => {
                     self.nodes.mark_connected(pnn);
@@ -672,14 +698,8 @@ impl Daemon {
         let Some(p) = self.peers.get_mut(&pnn) else {
             return;
         };
-        let tokens: Vec<Token> = [
-            p.outgoing.take(),
-            p.incoming.take(),
-            p.connecting.take().map(|(t, _)| t),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
+        let tokens: Vec<Token> =
+            [p.outgoing.take(), p.incoming.take(), p.connecting.take().map(|(t, _)| t)].into_iter().flatten().collect();
         p.retry_at = Some(Instant::now());
         for t in tokens {
             if let Some(mut c) = self.conns.remove(&t) {
@@ -742,10 +762,7 @@ impl Daemon {
             let Some(p) = self.peers.get(pnn) else {
                 continue;
             };
-            if p.outgoing.is_none()
-                && p.connecting.is_none()
-                && p.retry_at.is_some_and(|t| now >= t)
-            {
+            if p.outgoing.is_none() && p.connecting.is_none() && p.retry_at.is_some_and(|t| now >= t) {
                 self.start_connect(*pnn, now);
             }
         }
@@ -754,43 +771,25 @@ impl Daemon {
             for pnn in &pnns {
                 self.link_event(*pnn, LinkEvent::Tick);
             }
-            let interval = self
-                .tunables
-                .duration(Tunable::KeepaliveInterval)
-                .max(Duration::from_millis(10));
+            let interval = self.tunables.duration(Tunable::KeepaliveInterval).max(Duration::from_millis(10));
             self.next_keepalive = now + interval;
         }
+        self.event_timers(now);
         // Forwarded controls that got no answer.
-        let expired: Vec<u32> = self
-            .forwards
-            .iter()
-            .filter(|(_, f)| now >= f.deadline)
-            .map(|(id, _)| *id)
-            .collect();
+        let expired: Vec<u32> = self.forwards.iter().filter(|(_, f)| now >= f.deadline).map(|(id, _)| *id).collect();
         for id in expired {
             if let Some(f) = self.forwards.remove(&id) {
-                let err = ControlError::new(
-                    ETIMEDOUT,
-                    format!("Control {} to node {} timed out", f.name, f.dest),
-                );
+                let err = ControlError::new(ETIMEDOUT, format!("Control {} to node {} timed out", f.name, f.dest));
                 self.reply_to_client(f.client, f.client_reqid, f.dest, Err(err));
             }
         }
     }
 
     fn fail_forwards_to(&mut self, pnn: Pnn) {
-        let failed: Vec<u32> = self
-            .forwards
-            .iter()
-            .filter(|(_, f)| f.dest == pnn)
-            .map(|(id, _)| *id)
-            .collect();
+        let failed: Vec<u32> = self.forwards.iter().filter(|(_, f)| f.dest == pnn).map(|(id, _)| *id).collect();
         for id in failed {
             if let Some(f) = self.forwards.remove(&id) {
-                let err = ControlError::new(
-                    ENOTCONN,
-                    format!("Node {pnn} disconnected before answering {}", f.name),
-                );
+                let err = ControlError::new(ENOTCONN, format!("Node {pnn} disconnected before answering {}", f.name));
                 self.reply_to_client(f.client, f.client_reqid, pnn, Err(err));
             }
         }
@@ -819,15 +818,13 @@ impl Daemon {
             Packet::Control(req) => {
                 let own = self.nodes.own();
                 if req.dest == Pnn::CURRENT || req.dest == own {
-                    let result = self.execute(req.control, Origin::Client(token));
-                    self.reply_to_client(token, req.reqid, own, result);
+                    if let Some(result) = self.execute(req.control, Origin::Client(token), req.reqid) {
+                        self.reply_to_client(token, req.reqid, own, result);
+                    }
                 } else if req.dest.is_node() {
                     self.forward(token, req);
                 } else {
-                    let err = ControlError::new(
-                        EOPNOTSUPP,
-                        format!("Controls cannot be sent to {:#x}", req.dest.0),
-                    );
+                    let err = ControlError::new(EOPNOTSUPP, format!("Controls cannot be sent to {:#x}", req.dest.0));
                     self.reply_to_client(token, req.reqid, own, Err(err));
                 }
             }
@@ -836,11 +833,7 @@ impl Daemon {
                 self.route_message(m);
             }
             Packet::Reply(_) | Packet::Keepalive(_) => {
-                let label = self
-                    .conns
-                    .get(&token)
-                    .map(|c| c.label.clone())
-                    .unwrap_or_default();
+                let label = self.conns.get(&token).map(|c| c.label.clone()).unwrap_or_default();
                 warn!("Dropping {label}: it sent a packet clients may not send");
                 self.close(token);
             }
@@ -851,41 +844,24 @@ impl Daemon {
         match packet {
             Packet::Keepalive(ka) => {
                 if ka.version != version_word() {
-                    trace!(
-                        "Node {pnn} runs wire version {:#x}, we run {:#x}",
-                        ka.version,
-                        version_word()
-                    );
+                    trace!("Node {pnn} runs wire version {:#x}, we run {:#x}", ka.version, version_word());
                 }
             }
             Packet::Control(req) => {
                 let own = self.nodes.own();
                 let result = if req.dest == own {
-                    self.execute(req.control, Origin::Peer(pnn))
+                    self.execute(req.control, Origin::Peer(pnn), req.reqid)
                 } else {
-                    Err(ControlError::new(
-                        EINVAL,
-                        format!("Control for node {} sent to node {own}", req.dest),
-                    ))
+                    Some(Err(ControlError::new(EINVAL, format!("Control for node {} sent to node {own}", req.dest))))
                 };
-                let reply = Packet::Reply(ControlReply {
-                    reqid: req.reqid,
-                    src: own,
-                    result,
-                });
-                if !self.send_to_peer(pnn, &reply) {
-                    debug!("Reply to node {pnn} dropped: no connection");
+                if let Some(result) = result {
+                    self.send_reply(Origin::Peer(pnn), req.reqid, result);
                 }
             }
             Packet::Reply(r) => match self.forwards.remove(&r.reqid) {
-                Some(f) if f.dest == pnn => {
-                    self.reply_to_client(f.client, f.client_reqid, pnn, r.result)
-                }
+                Some(f) if f.dest == pnn => self.reply_to_client(f.client, f.client_reqid, pnn, r.result),
                 Some(f) => {
-                    warn!(
-                        "Node {pnn} answered a control sent to node {}; ignored",
-                        f.dest
-                    );
+                    warn!("Node {pnn} answered a control sent to node {}; ignored", f.dest);
                     self.forwards.insert(r.reqid, f);
                 }
                 None => debug!("Late or unknown reply {} from node {pnn}", r.reqid),
@@ -894,14 +870,22 @@ impl Daemon {
         }
     }
 
-    fn reply_to_client(
-        &mut self,
-        token: Token,
-        reqid: u32,
-        src: Pnn,
-        result: Result<ReplyData, ControlError>,
-    ) {
+    fn reply_to_client(&mut self, token: Token, reqid: u32, src: Pnn, result: Result<ReplyData, ControlError>) {
         self.send(token, &Packet::Reply(ControlReply { reqid, src, result }));
+    }
+
+    /// Answer a control that was executed here, whoever sent it.
+    fn send_reply(&mut self, origin: Origin, reqid: u32, result: Result<ReplyData, ControlError>) {
+        let own = self.nodes.own();
+        match origin {
+            Origin::Client(t) => self.reply_to_client(t, reqid, own, result),
+            Origin::Peer(pnn) => {
+                let reply = Packet::Reply(ControlReply { reqid, src: own, result });
+                if !self.send_to_peer(pnn, &reply) {
+                    debug!("Reply to node {pnn} dropped: no connection");
+                }
+            }
+        }
     }
 
     fn forward(&mut self, token: Token, req: ControlRequest) {
@@ -909,13 +893,10 @@ impl Daemon {
         let dest = req.dest;
         let name = req.control.name();
         let status = match self.nodes.flags(dest) {
-            None => Some(ControlError::new(
-                ENOENT,
-                format!("Node {dest} does not exist"),
-            )),
-            Some(f) if f.intersects(NodeFlags::DISCONNECTED | NodeFlags::DELETED) => Some(
-                ControlError::new(ENOTCONN, format!("Node {dest} has status {f}")),
-            ),
+            None => Some(ControlError::new(ENOENT, format!("Node {dest} does not exist"))),
+            Some(f) if f.intersects(NodeFlags::DISCONNECTED | NodeFlags::DELETED) => {
+                Some(ControlError::new(ENOTCONN, format!("Node {dest} has status {f}")))
+            }
             Some(_) => None,
         };
         if let Some(err) = status {
@@ -924,12 +905,7 @@ impl Daemon {
         }
         let id = self.next_forward;
         self.next_forward = self.next_forward.wrapping_add(1).max(1);
-        let packet = Packet::Control(ControlRequest {
-            reqid: id,
-            src: own,
-            dest,
-            control: req.control,
-        });
+        let packet = Packet::Control(ControlRequest { reqid: id, src: own, dest, control: req.control });
         if !self.send_to_peer(dest, &packet) {
             let err = ControlError::new(ENOTCONN, format!("Node {dest} is not connected"));
             self.reply_to_client(token, req.reqid, own, Err(err));
@@ -938,13 +914,7 @@ impl Daemon {
         let timeout = self.tunables.duration(Tunable::ControlTimeout);
         self.forwards.insert(
             id,
-            Forward {
-                client: token,
-                client_reqid: req.reqid,
-                dest,
-                name,
-                deadline: Instant::now() + timeout,
-            },
+            Forward { client: token, client_reqid: req.reqid, dest, name, deadline: Instant::now() + timeout },
         );
     }
 
@@ -980,6 +950,10 @@ impl Daemon {
     }
 
     fn deliver_locally(&mut self, m: &Message) {
+        if m.srvid == srvid::NODE_FLAGS {
+            self.on_node_flags(m);
+            return;
+        }
         if m.srvid == srvid::LEADER {
             if let Ok(b) = <[u8; 4]>::try_from(m.data.as_slice()) {
                 self.leader = Pnn(u32::from_le_bytes(b));
@@ -997,40 +971,42 @@ impl Daemon {
 
     // ---- controls -------------------------------------------------------
 
-    fn execute(&mut self, control: Control, origin: Origin) -> Result<ReplyData, ControlError> {
+    /// Execute a control. `None` means the reply comes later (an event
+    /// that runs scripts).
+    fn execute(&mut self, control: Control, origin: Origin, reqid: u32) -> Option<Result<ReplyData, ControlError>> {
+        match control {
+            Control::RunEvent { event, args, timeout_ms } => {
+                if let Err(e) = self.check_event(event, &args) {
+                    return Some(Err(e));
+                }
+                let timeout = timeout_ms.map(Duration::from_millis);
+                self.submit_event(event, args, timeout, Waiter::Control { origin, reqid });
+                None
+            }
+            other => Some(self.execute_now(other, origin)),
+        }
+    }
+
+    fn execute_now(&mut self, control: Control, origin: Origin) -> Result<ReplyData, ControlError> {
         match control {
             Control::Ping => {
-                let n = self
-                    .conns
-                    .values()
-                    .filter(|c| c.kind == ConnKind::Client)
-                    .count();
-                Ok(ReplyData::Ping {
-                    num_clients: n as u32,
-                })
+                let n = self.conns.values().filter(|c| c.kind == ConnKind::Client).count();
+                Ok(ReplyData::Ping { num_clients: n as u32 })
             }
             Control::GetPnn => Ok(ReplyData::Pnn(self.nodes.own())),
             Control::GetNodeMap => Ok(ReplyData::NodeMap(self.nodes.node_map())),
             Control::GetVnnMap => {
                 let map = self.nodes.node_map().present().map(|n| n.pnn).collect();
-                Ok(ReplyData::VnnMap(VnnMap {
-                    generation: Generation::INVALID,
-                    map,
-                }))
+                Ok(ReplyData::VnnMap(VnnMap { generation: Generation::INVALID, map }))
             }
-            // No recovery daemon yet: nothing can put the node in recovery.
-            Control::GetRecMode => Ok(ReplyData::RecMode(RecMode::Normal)),
+            Control::GetRecMode => Ok(ReplyData::RecMode(self.recmode)),
             Control::GetUptime => Ok(ReplyData::Uptime(Uptime {
                 current_time_us: micros(SystemTime::now()),
                 start_time_us: micros(self.start_wall),
                 last_recovery_started_us: 0,
                 last_recovery_finished_us: 0,
             })),
-            Control::GetRunState => Ok(ReplyData::RunState(if self.stopping {
-                RunState::Shutdown
-            } else {
-                RunState::Running
-            })),
+            Control::GetRunState => Ok(ReplyData::RunState(self.runstate)),
             Control::GetPid => Ok(ReplyData::Pid(std::process::id())),
             Control::GetDebug => Ok(ReplyData::DebugLevel(logging::current())),
             Control::SetDebug(level) => {
@@ -1039,11 +1015,7 @@ impl Daemon {
                 Ok(ReplyData::None)
             }
             Control::ListTunables => Ok(ReplyData::Tunables(
-                self.tunables
-                    .list()
-                    .into_iter()
-                    .map(|(t, v)| (t.name().to_string(), v))
-                    .collect(),
+                self.tunables.list().into_iter().map(|(t, v)| (t.name().to_string(), v)).collect(),
             )),
             Control::GetTunable(name) => match Tunable::from_name(&name) {
                 Some(t) => Ok(ReplyData::Tunable(self.tunables.raw(t))),
@@ -1051,11 +1023,7 @@ impl Daemon {
             },
             Control::SetTunable { name, value } => match self.tunables.set(&name, &value) {
                 Ok(t) => {
-                    info!(
-                        "Tunable {} set to {}",
-                        t.name(),
-                        rctdb_config::format_tunable(t, self.tunables.raw(t))
-                    );
+                    info!("Tunable {} set to {}", t.name(), rctdb_config::format_tunable(t, self.tunables.raw(t)));
                     Ok(ReplyData::None)
                 }
                 Err(e) => Err(ControlError::new(EINVAL, e.to_string())),
@@ -1067,7 +1035,7 @@ impl Daemon {
             },
             Control::Shutdown => {
                 info!("Shutdown requested by {}", origin_label(origin));
-                self.stopping = true;
+                self.begin_shutdown();
                 Ok(ReplyData::None)
             }
             Control::RegisterSrvid(id) => match origin {
@@ -1075,10 +1043,7 @@ impl Daemon {
                     self.srvids.entry(id).or_default().insert(t);
                     Ok(ReplyData::None)
                 }
-                Origin::Peer(_) => Err(ControlError::new(
-                    EINVAL,
-                    "srvids are registered by local clients only",
-                )),
+                Origin::Peer(_) => Err(ControlError::new(EINVAL, "srvids are registered by local clients only")),
             },
             Control::DeregisterSrvid(id) => match origin {
                 Origin::Client(t) => {
@@ -1087,22 +1052,28 @@ impl Daemon {
                     }
                     Ok(ReplyData::None)
                 }
-                Origin::Peer(_) => Err(ControlError::new(
-                    EINVAL,
-                    "srvids are registered by local clients only",
-                )),
+                Origin::Peer(_) => Err(ControlError::new(EINVAL, "srvids are registered by local clients only")),
             },
             Control::GetLeader => Ok(ReplyData::Pnn(self.leader)),
+            Control::GetEventStatus(event) => match self.runner.status(event) {
+                Some(run) => Ok(ReplyData::EventRun(run.clone())),
+                None => Err(ControlError::new(EINVAL, format!("Event {event} has never run in legacy"))),
+            },
+            Control::SetRecMode(mode) => {
+                if mode != self.recmode {
+                    info!("Recovery mode set to {}", if mode == RecMode::Active { "ACTIVE" } else { "NORMAL" });
+                }
+                self.recmode = mode;
+                Ok(ReplyData::None)
+            }
+            // Handled in `execute`.
+            Control::RunEvent { .. } => Err(ControlError::new(EINVAL, "RUN_EVENT cannot run synchronously")),
         }
     }
 
     fn reload_nodes(&mut self) -> Result<ReplyData, ControlError> {
-        let nodes = Nodes::load(&self.paths.nodes_file())
-            .map_err(|e| ControlError::new(EIO, e.to_string()))?;
-        let plan = self
-            .nodes
-            .reload(&nodes)
-            .map_err(|e| ControlError::new(EINVAL, e))?;
+        let nodes = Nodes::load(&self.paths.nodes_file()).map_err(|e| ControlError::new(EIO, e.to_string()))?;
+        let plan = self.nodes.reload(&nodes).map_err(|e| ControlError::new(EINVAL, e))?;
         for pnn in &plan.removed {
             self.drop_peer_connections(*pnn);
             self.peers.remove(pnn);
@@ -1111,17 +1082,8 @@ impl Daemon {
         }
         let now = Instant::now();
         for pnn in &plan.added {
-            self.peers.insert(
-                *pnn,
-                Peer {
-                    retry_at: Some(now),
-                    ..Peer::default()
-                },
-            );
-            info!(
-                "Node {pnn} added to the nodes list ({})",
-                self.peer_label(*pnn)
-            );
+            self.peers.insert(*pnn, Peer { retry_at: Some(now), ..Peer::default() });
+            info!("Node {pnn} added to the nodes list ({})", self.peer_label(*pnn));
         }
         if plan.added.is_empty() && plan.removed.is_empty() {
             info!("Reloaded nodes file: no change");
@@ -1142,5 +1104,352 @@ fn canonical_ip(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
         v4 => v4,
+    }
+}
+
+// ---- event scripts, health, start-up and shutdown ---------------------------
+
+/// The runner's window on the process world: spawning with the script
+/// environment, the output pipes, process-group signals.
+struct Host<'a> {
+    registry: &'a mio::Registry,
+    pipes: &'a mut HashMap<Token, ScriptPipe>,
+    next_token: &'a mut usize,
+    events_dir: &'a Path,
+    env: &'a [(String, String)],
+    log_level: log::Level,
+}
+
+impl ScriptHost for Host<'_> {
+    fn scripts(&mut self) -> Vec<ScriptEntry> {
+        match events::list_scripts(self.events_dir) {
+            Ok(s) => s,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => {
+                error!("Cannot list event scripts in {}: {e}", self.events_dir.display());
+                Vec::new()
+            }
+        }
+    }
+
+    fn spawn(&mut self, script: &ScriptEntry, event: Event, args: &[String]) -> io::Result<i32> {
+        use std::os::unix::process::CommandExt;
+        let (tx, mut rx) = mio::unix::pipe::new()?;
+        tx.set_nonblocking(false)?;
+        let tx: std::os::fd::OwnedFd = tx.into();
+        let tx2 = tx.try_clone()?;
+        let child = std::process::Command::new(&script.path)
+            .arg0(&script.name)
+            .arg(event.name())
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::from(tx))
+            .stderr(std::process::Stdio::from(tx2))
+            .process_group(0)
+            .spawn()?;
+        let pid = child.id() as i32;
+        // The child is reaped by our waitpid loop, not through `child`.
+        drop(child);
+        let token = Token(*self.next_token);
+        *self.next_token += 1;
+        self.registry.register(&mut rx, token, Interest::READABLE)?;
+        self.pipes.insert(token, ScriptPipe { pid, rx });
+        trace!("Started {} {} (pid {pid})", script.name, event);
+        Ok(pid)
+    }
+
+    fn kill_group(&mut self, pgid: i32, signal: KillSignal) {
+        use nix::sys::signal::{killpg, Signal};
+        let sig = match signal {
+            KillSignal::Term => Signal::SIGTERM,
+            KillSignal::Kill => Signal::SIGKILL,
+        };
+        let _ = killpg(nix::unistd::Pid::from_raw(pgid), sig);
+    }
+
+    fn log_output(&mut self, name: &str, pid: i32, output: &str) {
+        let target = format!("{name}[{pid}]");
+        for line in output.lines() {
+            log::log!(target: &target, self.log_level, "{line}");
+        }
+    }
+}
+
+impl Daemon {
+    fn host(&mut self) -> (&mut Runner, Host<'_>) {
+        let host = Host {
+            registry: self.poll.registry(),
+            pipes: &mut self.pipes,
+            next_token: &mut self.next_token,
+            events_dir: &self.events_dir,
+            env: &self.script_env,
+            log_level: self.script_log_level,
+        };
+        (&mut self.runner, host)
+    }
+
+    /// Argument count and the recovery-mode rule (reference §5.3).
+    fn check_event(&self, event: Event, args: &[String]) -> Result<(), ControlError> {
+        if args.len() != event.arg_count() {
+            let usage = match event {
+                Event::TakeIp | Event::ReleaseIp => " (IFACE IP MASKBITS)",
+                Event::UpdateIp => " (OLD-IFACE NEW-IFACE IP MASKBITS)",
+                _ => "",
+            };
+            return Err(ControlError::new(
+                EINVAL,
+                format!("Event {event} takes {} arguments{usage}, got {}", event.arg_count(), args.len()),
+            ));
+        }
+        if self.recmode == RecMode::Active && !event.allowed_in_recovery() {
+            return Err(ControlError::new(EBUSY, format!("Refusing to run event '{event}' while in recovery")));
+        }
+        Ok(())
+    }
+
+    fn submit_event(&mut self, event: Event, args: Vec<String>, timeout: Option<Duration>, waiter: Waiter) {
+        let id = self.next_request;
+        self.next_request += 1;
+        self.waiters.insert(id, waiter);
+        let timeout = timeout.unwrap_or_else(|| self.tunables.duration(Tunable::EventScriptTimeout));
+        let now = Instant::now();
+        let (runner, mut host) = self.host();
+        let done = runner.submit(now, Request { id, event, args, timeout }, &mut host);
+        self.on_completions(done);
+    }
+
+    fn read_pipe(&mut self, token: Token) {
+        let mut buf = [0u8; 16 * 1024];
+        let mut eof = false;
+        let Some(pipe) = self.pipes.get_mut(&token) else { return };
+        let pid = pipe.pid;
+        loop {
+            match pipe.rx.read(&mut buf) {
+                Ok(0) => {
+                    eof = true;
+                    break;
+                }
+                Ok(n) => self.runner.output(pid, &buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    eof = true;
+                    break;
+                }
+            }
+        }
+        if eof {
+            self.close_pipe(token);
+        }
+    }
+
+    fn close_pipe(&mut self, token: Token) {
+        if let Some(mut pipe) = self.pipes.remove(&token) {
+            let _ = self.poll.registry().deregister(&mut pipe.rx);
+        }
+    }
+
+    /// SIGCHLD: reap every exited child (we are a subreaper, so orphans of
+    /// scripts come here too) and tell the runner about its scripts.
+    fn reap_children(&mut self) {
+        use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+        let mut buf = [0u8; 64];
+        while matches!(self.sigchld.read(&mut buf), Ok(n) if n > 0) {}
+        loop {
+            let (pid, exit) = match waitpid(nix::unistd::Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) => (pid.as_raw(), Exit::Code(code)),
+                Ok(WaitStatus::Signaled(pid, sig, _)) => (pid.as_raw(), Exit::Signal(sig as i32)),
+                Ok(WaitStatus::StillAlive) => return,
+                Ok(_) => continue,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => return,
+            };
+            // Collect the last of its output before recording the result.
+            if let Some(token) = self.pipes.iter().find(|(_, p)| p.pid == pid).map(|(t, _)| *t) {
+                self.read_pipe(token);
+                self.close_pipe(token);
+            }
+            let now = Instant::now();
+            let (runner, mut host) = self.host();
+            let (ours, done) = runner.exited(now, pid, exit, &mut host);
+            if !ours {
+                trace!("Reaped orphan process {pid} ({exit:?})");
+            }
+            self.on_completions(done);
+        }
+    }
+
+    fn on_completions(&mut self, done: Vec<Completion>) {
+        for c in done {
+            let Some(waiter) = self.waiters.remove(&c.id) else { continue };
+            if let Outcome::Done(run) = &c.outcome {
+                log_event_result(run);
+            }
+            match waiter {
+                Waiter::Control { origin, reqid } => {
+                    let result = match c.outcome {
+                        Outcome::Done(run) => Ok(ReplyData::EventRun(run)),
+                        Outcome::Cancelled => {
+                            Err(ControlError::new(ECANCELED, format!("Event {} in legacy got cancelled", c.event)))
+                        }
+                    };
+                    self.send_reply(origin, reqid, result);
+                }
+                Waiter::Init | Waiter::Setup => {
+                    let failed = match &c.outcome {
+                        Outcome::Done(run) => run.failure().is_some(),
+                        Outcome::Cancelled => true,
+                    };
+                    if failed {
+                        error!("Failed to run {} event: exiting", c.event);
+                        self.exit_failure = true;
+                        self.stopping = true;
+                    } else if matches!(waiter, Waiter::Init) {
+                        self.runstate = RunState::Setup;
+                        self.submit_event(Event::Setup, vec![], None, Waiter::Setup);
+                    } else {
+                        // The recovery daemon milestone inserts FIRST_RECOVERY here.
+                        self.runstate = RunState::Startup;
+                        self.submit_event(Event::Startup, vec![], None, Waiter::Startup);
+                    }
+                }
+                Waiter::Startup => match &c.outcome {
+                    Outcome::Done(run) if run.failure().is_none() => {
+                        if self.runstate == RunState::Startup {
+                            self.runstate = RunState::Running;
+                            info!("startup event OK - runstate RUNNING");
+                            self.monitor.start(Instant::now());
+                        }
+                    }
+                    _ => {
+                        if self.runstate == RunState::Startup {
+                            error!("startup event failed: retrying in {}s", STARTUP_RETRY.as_secs());
+                            self.startup_retry_at = Some(Instant::now() + STARTUP_RETRY);
+                        }
+                    }
+                },
+                Waiter::Monitor => {
+                    let result = match &c.outcome {
+                        Outcome::Cancelled => {
+                            info!("Monitoring event was cancelled");
+                            MonitorResult::Cancelled
+                        }
+                        Outcome::Done(run) => match run.failure().map(|s| &s.status) {
+                            None => MonitorResult::Passed,
+                            Some(ScriptStatus::TimedOut) => MonitorResult::TimedOut,
+                            Some(_) => MonitorResult::Failed,
+                        },
+                    };
+                    let limit = self.tunables.count(Tunable::MonitorTimeoutCount) as u32;
+                    let interval = self.tunables.duration(Tunable::MonitorInterval);
+                    for change in self.monitor.on_result(Instant::now(), result, limit, interval) {
+                        self.apply_health(change);
+                    }
+                }
+                Waiter::Shutdown => self.stopping = true,
+            }
+        }
+    }
+
+    fn apply_health(&mut self, change: HealthChange) {
+        let mut flags = self.nodes.own_flags();
+        match change {
+            HealthChange::TimeoutLimitReached => {
+                error!(
+                    "Maximum monitor timeout count {} reached. Making node unhealthy",
+                    self.tunables.count(Tunable::MonitorTimeoutCount)
+                );
+                return;
+            }
+            HealthChange::BecameUnhealthy => {
+                error!("monitor event failed - disabling node");
+                flags.insert(NodeFlags::UNHEALTHY);
+            }
+            HealthChange::BecameHealthy => {
+                info!("monitor event OK - node re-enabled");
+                flags.remove(NodeFlags::UNHEALTHY);
+            }
+        }
+        self.set_own_flags(flags);
+    }
+
+    fn set_own_flags(&mut self, flags: NodeFlags) {
+        let old = self.nodes.own_flags();
+        if self.nodes.set_own_flags(flags) {
+            info!("Node flags changed {old} -> {}", self.nodes.own_flags());
+            let m = self.own_flags_message(Pnn::BROADCAST_CONNECTED);
+            self.route_message(m);
+        }
+    }
+
+    /// Our own flags, as a NODE_FLAGS message to `dest`.
+    fn own_flags_message(&self, dest: Pnn) -> Message {
+        let own = self.nodes.own();
+        let mut data = own.0.to_le_bytes().to_vec();
+        data.extend_from_slice(&self.nodes.own_flags().0.to_le_bytes());
+        Message { srvid: srvid::NODE_FLAGS, src: own, dest, data }
+    }
+
+    fn on_node_flags(&mut self, m: &Message) {
+        let Ok(b) = <[u8; 8]>::try_from(m.data.as_slice()) else {
+            warn!("Malformed node flags message from node {}", m.src);
+            return;
+        };
+        let pnn = Pnn(u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        let flags = NodeFlags(u32::from_le_bytes([b[4], b[5], b[6], b[7]]));
+        if pnn == self.nodes.own() {
+            return;
+        }
+        if let Some(old) = self.nodes.set_peer_flags(pnn, flags) {
+            info!("Node {pnn} has changed flags - {old} -> {}", self.nodes.flags(pnn).unwrap_or_default());
+        }
+    }
+
+    fn begin_shutdown(&mut self) {
+        if self.runstate == RunState::Shutdown {
+            return;
+        }
+        info!("Shutdown sequence commencing.");
+        self.runstate = RunState::Shutdown;
+        self.startup_retry_at = None;
+        self.submit_event(Event::Shutdown, vec![], None, Waiter::Shutdown);
+    }
+
+    /// Timers of the event machinery, called from `run_timers`.
+    fn event_timers(&mut self, now: Instant) {
+        let (runner, mut host) = self.host();
+        let done = runner.tick(now, &mut host);
+        self.on_completions(done);
+        if self.startup_retry_at.is_some_and(|t| now >= t) {
+            self.startup_retry_at = None;
+            self.submit_event(Event::Startup, vec![], None, Waiter::Startup);
+        }
+        let can_run = self.recmode == RecMode::Normal
+            && !self.nodes.own_flags().is_inactive()
+            && self.runstate == RunState::Running;
+        let interval = self.tunables.duration(Tunable::MonitorInterval);
+        if self.monitor.due(now, can_run, interval) {
+            self.submit_event(Event::Monitor, vec![], None, Waiter::Monitor);
+        }
+    }
+}
+
+fn log_event_result(run: &EventRun) {
+    match run.failure() {
+        None => trace!("{} event completed", run.event),
+        Some(s) if s.status == ScriptStatus::TimedOut => {
+            error!("{} event timed out in script {}", run.event, s.name)
+        }
+        Some(s) => info!("{} event failed: script {} {}", run.event, s.name, status_text(&s.status)),
+    }
+}
+
+fn status_text(s: &ScriptStatus) -> String {
+    match s {
+        ScriptStatus::Error { code } => format!("exited with status {code}"),
+        ScriptStatus::Signaled { signal } => format!("was killed by signal {signal}"),
+        ScriptStatus::CannotRun { reason } => format!("could not run: {reason}"),
+        other => other.word().to_string(),
     }
 }
