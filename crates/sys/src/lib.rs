@@ -30,16 +30,7 @@ pub fn local_time(secs: i64) -> LocalTime {
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
     let ok = unsafe { !libc::localtime_r(&t, &mut tm).is_null() };
     if !ok {
-        return LocalTime {
-            year: 1970,
-            month: 1,
-            day: 1,
-            hour: 0,
-            minute: 0,
-            second: 0,
-            weekday: 4,
-            utc_offset: 0,
-        };
+        return LocalTime { year: 1970, month: 1, day: 1, hour: 0, minute: 0, second: 0, weekday: 4, utc_offset: 0 };
     }
     LocalTime {
         year: tm.tm_year + 1900,
@@ -56,9 +47,7 @@ pub fn local_time(secs: i64) -> LocalTime {
 /// `ctime(3)` text without the trailing newline: `Thu Oct 29 10:38:54 2009`.
 pub fn ctime(secs: i64) -> String {
     const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let t = local_time(secs);
     format!(
         "{} {} {:2} {:02}:{:02}:{:02} {}",
@@ -107,5 +96,63 @@ mod tests {
         unsafe { std::env::set_var("TZ", "UTC") };
         assert_eq!(ctime(1_256_813_934), "Thu Oct 29 10:58:54 2009");
         assert_eq!(ctime(0), "Thu Jan  1 00:00:00 1970");
+    }
+}
+
+/// Take an open-file-description (OFD) write lock on bytes
+/// `[start, start+len)` of `file`. Without `wait`, returns `Ok(false)` when
+/// another holder has it. OFD locks belong to the open file, not the
+/// process: closing some other descriptor of the same file does not drop
+/// them (POSIX locks would be), and they are released when the last
+/// descriptor of this open file is closed, e.g. when the process dies.
+pub fn ofd_write_lock(file: &std::fs::File, start: i64, len: i64, wait: bool) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock is plain old data; zero is a valid value for every field.
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = libc::F_WRLCK as libc::c_short;
+    fl.l_whence = libc::SEEK_SET as libc::c_short;
+    fl.l_start = start as libc::off_t;
+    fl.l_len = len as libc::off_t;
+    fl.l_pid = 0; // required for OFD locks
+    let cmd = if wait { libc::F_OFD_SETLKW } else { libc::F_OFD_SETLK };
+    loop {
+        // SAFETY: the fd is open for the lifetime of `file`; `fl` is valid.
+        let r = unsafe { libc::fcntl(file.as_raw_fd(), cmd, &mut fl as *mut libc::flock) };
+        if r == 0 {
+            return Ok(true);
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::EAGAIN) | Some(libc::EACCES) if !wait => return Ok(false),
+            _ => return Err(e),
+        }
+    }
+}
+
+/// The parent process id.
+pub fn parent_pid() -> i32 {
+    // SAFETY: getppid cannot fail.
+    unsafe { libc::getppid() }
+}
+
+#[cfg(test)]
+mod lock_tests {
+    use super::*;
+
+    #[test]
+    fn ofd_lock_is_exclusive_between_open_files() {
+        let dir = std::env::temp_dir().join(format!("rctdb-sys-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("lock");
+        let a = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).unwrap();
+        let b = std::fs::OpenOptions::new().read(true).write(true).open(&path).unwrap();
+        assert!(ofd_write_lock(&a, 0, 1, false).unwrap());
+        assert!(!ofd_write_lock(&b, 0, 1, false).unwrap(), "second open file must be refused");
+        // Another byte is independent.
+        assert!(ofd_write_lock(&b, 1, 1, false).unwrap());
+        drop(a);
+        assert!(ofd_write_lock(&b, 0, 1, false).unwrap(), "closing the holder releases the lock");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
