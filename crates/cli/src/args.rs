@@ -3,9 +3,10 @@
 //! (validated options and a typed [`Command`]). Nothing downstream of
 //! [`validate`] handles unvalidated text.
 
+use crate::scripts;
 use clap::{Parser, Subcommand};
 use rctdb_config::Tunable;
-use rctdb_protocol::{DebugLevel, Pnn, RunState};
+use rctdb_protocol::{DebugLevel, Event, Pnn, RunState};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -17,12 +18,7 @@ pub const DEFAULT_MAXRUNTIME: f64 = 120.0;
 /// The command line as clap reads it. Options are global: they may appear
 /// before or after the command.
 #[derive(Debug, Parser)]
-#[command(
-    name = "rctdb",
-    version,
-    about = "rctdb cluster administration tool",
-    max_term_width = 100
-)]
+#[command(name = "rctdb", version, about = "rctdb cluster administration tool", max_term_width = 100)]
 pub struct RawArgs {
     /// Target node: a PNN, or `all` for every non-deleted node in turn.
     #[arg(short = 'n', long = "node", value_name = "PNN|all", global = true)]
@@ -40,22 +36,10 @@ pub struct RawArgs {
     #[arg(short = 'j', long = "json", global = true)]
     pub json: bool,
     /// Timeout for each control, in seconds (decimals allowed) [default: 10].
-    #[arg(
-        short = 't',
-        long = "timelimit",
-        value_name = "SECS",
-        global = true,
-        allow_hyphen_values = true
-    )]
+    #[arg(short = 't', long = "timelimit", value_name = "SECS", global = true, allow_hyphen_values = true)]
     pub timelimit: Option<String>,
     /// Limit on the whole command, in seconds; 0 means none [default: 120].
-    #[arg(
-        short = 'T',
-        long = "maxruntime",
-        value_name = "SECS",
-        global = true,
-        allow_hyphen_values = true
-    )]
+    #[arg(short = 'T', long = "maxruntime", value_name = "SECS", global = true, allow_hyphen_values = true)]
     pub maxruntime: Option<String>,
     /// Verbose output.
     #[arg(short = 'v', long = "verbose", global = true)]
@@ -108,6 +92,66 @@ pub enum RawCommand {
     Config {
         #[command(subcommand)]
         action: RawConfigCommand,
+    },
+    /// Event scripts: run an event, show the last run, manage scripts.
+    Event {
+        #[command(subcommand)]
+        action: RawEventCommand,
+    },
+    /// Show the last run of an event's scripts (default: monitor); always exits 0.
+    Scriptstatus {
+        #[arg(value_name = "EVENT")]
+        event: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RawEventCommand {
+    /// Run an event's scripts now, with a timeout in seconds.
+    Run {
+        #[arg(value_name = "TIMEOUT")]
+        timeout: String,
+        #[arg(value_name = "COMPONENT")]
+        component: String,
+        #[arg(value_name = "EVENT")]
+        event: String,
+        #[arg(value_name = "ARGS")]
+        args: Vec<String>,
+    },
+    /// Show the last completed run of an event; exit status = its result.
+    Status {
+        #[arg(value_name = "COMPONENT")]
+        component: String,
+        #[arg(value_name = "EVENT")]
+        event: String,
+    },
+    /// List, enable or disable event scripts (no daemon needed).
+    Script {
+        #[command(subcommand)]
+        action: RawScriptCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RawScriptCommand {
+    /// List the scripts, `*` marking the enabled ones.
+    List {
+        #[arg(value_name = "COMPONENT")]
+        component: String,
+    },
+    /// Make a script executable.
+    Enable {
+        #[arg(value_name = "COMPONENT")]
+        component: String,
+        #[arg(value_name = "SCRIPT")]
+        script: String,
+    },
+    /// Make a script non-executable.
+    Disable {
+        #[arg(value_name = "COMPONENT")]
+        component: String,
+        #[arg(value_name = "SCRIPT")]
+        script: String,
     },
 }
 
@@ -190,6 +234,24 @@ pub enum Command {
     GetPid,
     Leader,
     ConfigValidate(Option<PathBuf>),
+    /// `event run TIMEOUT legacy EVENT ARGS...`; `timeout` is the event's
+    /// deadline, sent to the daemon.
+    EventRun {
+        timeout: Duration,
+        event: Event,
+        args: Vec<String>,
+    },
+    /// `event status legacy EVENT`: exit status is the run's result.
+    EventStatus(Event),
+    /// `scriptstatus [EVENT]`: as `event status`, but always exits 0.
+    ScriptStatus(Event),
+    /// `event script list legacy`.
+    ScriptList,
+    /// `event script enable|disable legacy NAME`.
+    ScriptSwitch {
+        name: String,
+        enable: bool,
+    },
 }
 
 /// Where a command runs.
@@ -224,12 +286,20 @@ impl Command {
             Command::GetPid => "getpid",
             Command::Leader => "leader",
             Command::ConfigValidate(_) => "config",
+            Command::EventRun { .. } | Command::EventStatus(_) | Command::ScriptList | Command::ScriptSwitch { .. } => {
+                "event"
+            }
+            Command::ScriptStatus(_) => "scriptstatus",
         }
     }
 
     pub fn kind(&self) -> Kind {
         match self {
-            Command::ListNodes | Command::Version | Command::ConfigValidate(_) => Kind::Offline,
+            Command::ListNodes
+            | Command::Version
+            | Command::ConfigValidate(_)
+            | Command::ScriptList
+            | Command::ScriptSwitch { .. } => Kind::Offline,
             Command::Pnn | Command::ReloadNodes => Kind::Local,
             _ => Kind::Remote,
         }
@@ -244,21 +314,31 @@ pub struct Invocation {
 }
 
 /// An argument that failed validation. `stdout` is set where CTDB prints
-/// the message on standard output (`No such tunable`).
+/// the message on standard output (`No such tunable`, `Event dir for X
+/// does not exist`); `status` is the exit status (1 but for the event
+/// commands' errno-style ones).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArgError {
     pub message: String,
     pub stdout: bool,
+    pub status: i32,
 }
 
 impl ArgError {
     fn new(message: impl Into<String>) -> ArgError {
-        ArgError {
-            message: message.into(),
-            stdout: false,
-        }
+        ArgError { message: message.into(), stdout: false, status: 1 }
     }
 }
+
+/// ENOENT: unknown component or script.
+pub const ENOENT: i32 = 2;
+/// EINVAL: invalid script name.
+pub const EINVAL: i32 = 22;
+/// The only event component rctdbd has.
+pub const COMPONENT: &str = "legacy";
+/// Extra time the tool waits for `event run`'s reply past the event's own
+/// timeout, so the daemon's answer (timed out) arrives before ours would.
+pub const EVENT_RUN_SLACK: Duration = Duration::from_secs(5);
 
 /// Parse an unsigned number as C's `strtoul(s, NULL, 0)` would, but
 /// strictly: `0x` hex, leading-`0` octal, else decimal; nothing trailing.
@@ -283,11 +363,7 @@ pub fn parse_pnn(s: &str) -> Option<Pnn> {
 }
 
 fn parse_secs(s: &str, what: &str, allow_zero: bool) -> Result<Option<Duration>, ArgError> {
-    let bad = || {
-        ArgError::new(format!(
-            "Invalid {what} '{s}': expected a number of seconds"
-        ))
-    };
+    let bad = || ArgError::new(format!("Invalid {what} '{s}': expected a number of seconds"));
     let v: f64 = s.trim().parse().map_err(|_| bad())?;
     if !v.is_finite() || v < 0.0 || (v == 0.0 && !allow_zero) {
         return Err(bad());
@@ -315,10 +391,43 @@ fn parse_node_selection(s: Option<&str>) -> Result<NodeSelection, ArgError> {
     Ok(NodeSelection::List(pnns))
 }
 
+/// The component must be `legacy`. CTDB's event tool prints this on
+/// standard output for `run` and `status`, on standard error for `script`.
+fn component(c: &str, stdout: bool) -> Result<(), ArgError> {
+    if c == COMPONENT {
+        return Ok(());
+    }
+    Err(ArgError { message: format!("Event dir for {c} does not exist"), stdout, status: ENOENT })
+}
+
+fn event(name: &str) -> Result<Event, ArgError> {
+    Event::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = Event::ALL.iter().map(|e| e.name()).collect();
+        ArgError::new(format!("Invalid event '{name}'. Valid events are:\n\t{}", names.join(" | ")))
+    })
+}
+
+/// A script name for enable/disable: `NN.name`, not a backup or options
+/// file, no path separator.
+fn script_name(name: &str) -> Result<String, ArgError> {
+    if scripts::is_script_name(name) && !name.contains('/') {
+        return Ok(name.to_string());
+    }
+    Err(ArgError { message: format!("Script {name} is invalid in {COMPONENT}"), stdout: false, status: EINVAL })
+}
+
+/// `event run`'s TIMEOUT: positive seconds, decimals allowed.
+fn event_timeout(s: &str) -> Result<Duration, ArgError> {
+    let d = parse_secs(s, "timeout", false)?;
+    // parse_secs returns Some for anything non-zero it accepts.
+    Ok(d.unwrap_or(Duration::from_secs(1)))
+}
+
 fn tunable(name: &str) -> Result<Tunable, ArgError> {
     Tunable::from_name(name).ok_or_else(|| ArgError {
         message: format!("No such tunable {name}"),
         stdout: true,
+        status: 1,
     })
 }
 
@@ -327,9 +436,7 @@ pub fn validate(raw: RawArgs) -> Result<Invocation, ArgError> {
     let target = match raw.node.as_deref() {
         None => Target::Local,
         Some("all") => Target::All,
-        Some(s) => {
-            Target::Node(parse_pnn(s).ok_or_else(|| ArgError::new(format!("Invalid node {s}")))?)
-        }
+        Some(s) => Target::Node(parse_pnn(s).ok_or_else(|| ArgError::new(format!("Invalid node {s}")))?),
     };
     let sep = match raw.separator.as_deref() {
         None => '|',
@@ -363,9 +470,7 @@ pub fn validate(raw: RawArgs) -> Result<Invocation, ArgError> {
 
     let command = match raw.command {
         RawCommand::Status => Command::Status,
-        RawCommand::Nodestatus { nodes } => {
-            Command::NodeStatus(parse_node_selection(nodes.as_deref())?)
-        }
+        RawCommand::Nodestatus { nodes } => Command::NodeStatus(parse_node_selection(nodes.as_deref())?),
         RawCommand::Listnodes => Command::ListNodes,
         RawCommand::Pnn => Command::Pnn,
         RawCommand::Ping => Command::Ping,
@@ -373,15 +478,9 @@ pub fn validate(raw: RawArgs) -> Result<Invocation, ArgError> {
         RawCommand::Listvars => Command::ListVars,
         RawCommand::Getvar { name } => {
             let tunable = tunable(&name)?;
-            Command::GetVar {
-                typed: name,
-                tunable,
-            }
+            Command::GetVar { typed: name, tunable }
         }
-        RawCommand::Setvar { name, value } => Command::SetVar {
-            tunable: tunable(&name)?,
-            value,
-        },
+        RawCommand::Setvar { name, value } => Command::SetVar { tunable: tunable(&name)?, value },
         RawCommand::Getdebug => Command::GetDebug,
         RawCommand::Setdebug { level } => {
             Command::SetDebug(DebugLevel::parse(&level).map_err(|e| ArgError::new(e.to_string()))?)
@@ -392,46 +491,59 @@ pub fn validate(raw: RawArgs) -> Result<Invocation, ArgError> {
         RawCommand::Runstate { states } => {
             let mut wanted = Vec::new();
             for s in &states {
-                wanted.push(
-                    RunState::parse(s)
-                        .ok_or_else(|| ArgError::new(format!("Invalid run state ({s})")))?,
-                );
+                wanted.push(RunState::parse(s).ok_or_else(|| ArgError::new(format!("Invalid run state ({s})")))?);
             }
             Command::RunState(wanted)
         }
         RawCommand::Getpid => Command::GetPid,
         RawCommand::Leader => Command::Leader,
-        RawCommand::Config {
-            action: RawConfigCommand::Validate { basedir },
-        } => Command::ConfigValidate(basedir),
+        RawCommand::Config { action: RawConfigCommand::Validate { basedir } } => Command::ConfigValidate(basedir),
+        RawCommand::Event { action } => match action {
+            RawEventCommand::Run { timeout, component: c, event: e, args } => {
+                let timeout = event_timeout(&timeout)?;
+                component(&c, true)?;
+                Command::EventRun { timeout, event: event(&e)?, args }
+            }
+            RawEventCommand::Status { component: c, event: e } => {
+                component(&c, true)?;
+                Command::EventStatus(event(&e)?)
+            }
+            RawEventCommand::Script { action } => match action {
+                RawScriptCommand::List { component: c } => {
+                    component(&c, false)?;
+                    Command::ScriptList
+                }
+                RawScriptCommand::Enable { component: c, script } => {
+                    component(&c, false)?;
+                    Command::ScriptSwitch { name: script_name(&script)?, enable: true }
+                }
+                RawScriptCommand::Disable { component: c, script } => {
+                    component(&c, false)?;
+                    Command::ScriptSwitch { name: script_name(&script)?, enable: false }
+                }
+            },
+        },
+        RawCommand::Scriptstatus { event: e } => Command::ScriptStatus(event(e.as_deref().unwrap_or("monitor"))?),
+    };
+
+    // `event run` waits for the event: unless -T was given, the whole-run
+    // limit must outlast the event's timeout and the control's slack.
+    let max_runtime = match (&command, raw.maxruntime.is_some(), max_runtime) {
+        (Command::EventRun { timeout, .. }, false, Some(limit)) => Some(limit.max(*timeout + EVENT_RUN_SLACK * 2)),
+        (_, _, limit) => limit,
     };
 
     match (command.kind(), target) {
         (Kind::Offline, Target::Node(_) | Target::All) => {
-            return Err(ArgError::new(format!(
-                "Cannot specify node for command {}",
-                command.name()
-            )));
+            return Err(ArgError::new(format!("Cannot specify node for command {}", command.name())));
         }
         (Kind::Local, Target::All) => {
-            return Err(ArgError::new(format!(
-                "Node cannot be specified for command {}",
-                command.name()
-            )));
+            return Err(ArgError::new(format!("Node cannot be specified for command {}", command.name())));
         }
         _ => {}
     }
 
-    Ok(Invocation {
-        options: Options {
-            target,
-            output,
-            timeout,
-            max_runtime,
-            verbose: raw.verbose,
-        },
-        command,
-    })
+    Ok(Invocation { options: Options { target, output, timeout, max_runtime, verbose: raw.verbose }, command })
 }
 
 #[cfg(test)]
@@ -472,26 +584,14 @@ mod tests {
         let inv = parse(&["-Y", "-x", ":", "status"]).unwrap();
         assert_eq!(inv.options.output, OutputMode::Machine { sep: ':' });
         // -x alone does not switch machine-readable output on.
-        assert_eq!(
-            parse(&["-x", ":", "status"]).unwrap().options.output,
-            OutputMode::Human
-        );
-        assert_eq!(
-            err(&["-X", "-x", "ab", "status"]),
-            "Invalid separator \"ab\""
-        );
+        assert_eq!(parse(&["-x", ":", "status"]).unwrap().options.output, OutputMode::Human);
+        assert_eq!(err(&["-X", "-x", "ab", "status"]), "Invalid separator \"ab\"");
     }
 
     #[test]
     fn json_excludes_machine() {
-        assert_eq!(
-            parse(&["--json", "pnn"]).unwrap().options.output,
-            OutputMode::Json
-        );
-        assert_eq!(
-            err(&["--json", "-X", "pnn"]),
-            "--json cannot be combined with -X or -Y"
-        );
+        assert_eq!(parse(&["--json", "pnn"]).unwrap().options.output, OutputMode::Json);
+        assert_eq!(err(&["--json", "-X", "pnn"]), "--json cannot be combined with -X or -Y");
     }
 
     #[test]
@@ -499,73 +599,34 @@ mod tests {
         let inv = parse(&["-t", "0.5", "-T", "2.25", "ping"]).unwrap();
         assert_eq!(inv.options.timeout, Duration::from_millis(500));
         assert_eq!(inv.options.max_runtime, Some(Duration::from_millis(2250)));
-        assert_eq!(
-            parse(&["-T", "0", "ping"]).unwrap().options.max_runtime,
-            None
-        );
-        assert_eq!(
-            err(&["-t", "0", "ping"]),
-            "Invalid timelimit '0': expected a number of seconds"
-        );
-        assert_eq!(
-            err(&["-t", "x", "ping"]),
-            "Invalid timelimit 'x': expected a number of seconds"
-        );
-        assert_eq!(
-            err(&["-T", "-1", "ping"]),
-            "Invalid maxruntime '-1': expected a number of seconds"
-        );
-        assert_eq!(
-            err(&["-T", "inf", "ping"]),
-            "Invalid maxruntime 'inf': expected a number of seconds"
-        );
+        assert_eq!(parse(&["-T", "0", "ping"]).unwrap().options.max_runtime, None);
+        assert_eq!(err(&["-t", "0", "ping"]), "Invalid timelimit '0': expected a number of seconds");
+        assert_eq!(err(&["-t", "x", "ping"]), "Invalid timelimit 'x': expected a number of seconds");
+        assert_eq!(err(&["-T", "-1", "ping"]), "Invalid maxruntime '-1': expected a number of seconds");
+        assert_eq!(err(&["-T", "inf", "ping"]), "Invalid maxruntime 'inf': expected a number of seconds");
     }
 
     #[test]
     fn node_option() {
-        assert_eq!(
-            parse(&["-n", "all", "ping"]).unwrap().options.target,
-            Target::All
-        );
-        assert_eq!(
-            parse(&["-n", "0x2", "ping"]).unwrap().options.target,
-            Target::Node(Pnn(2))
-        );
+        assert_eq!(parse(&["-n", "all", "ping"]).unwrap().options.target, Target::All);
+        assert_eq!(parse(&["-n", "0x2", "ping"]).unwrap().options.target, Target::Node(Pnn(2)));
         assert_eq!(err(&["-n", "foo", "ping"]), "Invalid node foo");
-        assert_eq!(
-            err(&["-n", "4026531841", "ping"]),
-            "Invalid node 4026531841"
-        );
+        assert_eq!(err(&["-n", "4026531841", "ping"]), "Invalid node 4026531841");
     }
 
     #[test]
     fn node_refused_for_offline_and_local_commands() {
-        assert_eq!(
-            err(&["-n", "1", "listnodes"]),
-            "Cannot specify node for command listnodes"
-        );
-        assert_eq!(
-            err(&["-n", "1", "version"]),
-            "Cannot specify node for command version"
-        );
-        assert_eq!(
-            err(&["-n", "all", "pnn"]),
-            "Node cannot be specified for command pnn"
-        );
+        assert_eq!(err(&["-n", "1", "listnodes"]), "Cannot specify node for command listnodes");
+        assert_eq!(err(&["-n", "1", "version"]), "Cannot specify node for command version");
+        assert_eq!(err(&["-n", "all", "pnn"]), "Node cannot be specified for command pnn");
         // `-n PNN` for a local command is checked against the local PNN later.
         assert!(parse(&["-n", "1", "reloadnodes"]).is_ok());
     }
 
     #[test]
     fn nodestatus_lists() {
-        assert_eq!(
-            parse(&["nodestatus"]).unwrap().command,
-            Command::NodeStatus(NodeSelection::This)
-        );
-        assert_eq!(
-            parse(&["nodestatus", "all"]).unwrap().command,
-            Command::NodeStatus(NodeSelection::All)
-        );
+        assert_eq!(parse(&["nodestatus"]).unwrap().command, Command::NodeStatus(NodeSelection::This));
+        assert_eq!(parse(&["nodestatus", "all"]).unwrap().command, Command::NodeStatus(NodeSelection::All));
         assert_eq!(
             parse(&["nodestatus", "0,2,0x3,010"]).unwrap().command,
             Command::NodeStatus(NodeSelection::List(vec![Pnn(0), Pnn(2), Pnn(3), Pnn(8)]))
@@ -576,14 +637,8 @@ mod tests {
 
     #[test]
     fn setdebug_levels() {
-        assert_eq!(
-            parse(&["setdebug", "warn"]).unwrap().command,
-            Command::SetDebug(DebugLevel::Warning)
-        );
-        assert_eq!(
-            parse(&["setdebug", "2"]).unwrap().command,
-            Command::SetDebug(DebugLevel::Warning)
-        );
+        assert_eq!(parse(&["setdebug", "warn"]).unwrap().command, Command::SetDebug(DebugLevel::Warning));
+        assert_eq!(parse(&["setdebug", "2"]).unwrap().command, Command::SetDebug(DebugLevel::Warning));
         assert_eq!(
             err(&["setdebug", "foobar"]),
             "Invalid debug level 'foobar'. Valid levels are:\n\tERROR | WARNING | NOTICE | INFO | DEBUG"
@@ -610,13 +665,7 @@ mod tests {
             other => panic!("unexpected {other:?}"),
         }
         let e = parse(&["getvar", "NoSuchThing"]).expect_err("unknown");
-        assert_eq!(
-            e,
-            ArgError {
-                message: "No such tunable NoSuchThing".into(),
-                stdout: true
-            }
-        );
+        assert_eq!(e, ArgError { message: "No such tunable NoSuchThing".into(), stdout: true, status: 1 });
         let e = parse(&["setvar", "Bogus", "1"]).expect_err("unknown");
         assert_eq!(e.message, "No such tunable Bogus");
     }
@@ -624,10 +673,7 @@ mod tests {
     #[test]
     fn leader_alias_and_config() {
         assert_eq!(parse(&["recmaster"]).unwrap().command, Command::Leader);
-        assert_eq!(
-            parse(&["config", "validate"]).unwrap().command,
-            Command::ConfigValidate(None)
-        );
+        assert_eq!(parse(&["config", "validate"]).unwrap().command, Command::ConfigValidate(None));
         assert_eq!(
             parse(&["config", "validate", "/tmp/x"]).unwrap().command,
             Command::ConfigValidate(Some(PathBuf::from("/tmp/x")))
@@ -644,5 +690,81 @@ mod tests {
         assert_eq!(parse_u32_base0("-1"), None);
         assert_eq!(parse_u32_base0("1a"), None);
         assert_eq!(parse_u32_base0("99999999999"), None);
+    }
+
+    #[test]
+    fn event_run_arguments() {
+        let inv = parse(&["event", "run", "2.5", "legacy", "takeip", "eth0", "10.0.0.1", "24"]).unwrap();
+        assert_eq!(
+            inv.command,
+            Command::EventRun {
+                timeout: Duration::from_millis(2500),
+                event: Event::TakeIp,
+                args: vec!["eth0".into(), "10.0.0.1".into(), "24".into()],
+            }
+        );
+        assert_eq!(inv.command.kind(), Kind::Remote);
+        // The default -T outlasts the event; an explicit -T is kept.
+        assert_eq!(inv.options.max_runtime, Some(Duration::from_secs(120)));
+        let inv = parse(&["event", "run", "300", "legacy", "monitor"]).unwrap();
+        assert_eq!(inv.options.max_runtime, Some(Duration::from_secs(310)));
+        let inv = parse(&["-T", "1", "event", "run", "300", "legacy", "monitor"]).unwrap();
+        assert_eq!(inv.options.max_runtime, Some(Duration::from_secs(1)));
+
+        let e = parse(&["event", "run", "10", "foo", "monitor"]).unwrap_err();
+        assert_eq!(e, ArgError { message: "Event dir for foo does not exist".into(), stdout: true, status: 2 });
+        let e = parse(&["event", "run", "10", "legacy", "bogus"]).unwrap_err();
+        assert_eq!(e.status, 1);
+        assert_eq!(
+            e.message,
+            "Invalid event 'bogus'. Valid events are:\n\tinit | setup | startup | startrecovery | \
+             recovered | takeip | releaseip | updateip | monitor | ipreallocated | \
+             startipreallocate | shutdown"
+        );
+        assert_eq!(
+            err(&["event", "run", "x", "legacy", "monitor"]),
+            "Invalid timeout 'x': expected a number of seconds"
+        );
+        assert_eq!(
+            err(&["event", "run", "0", "legacy", "monitor"]),
+            "Invalid timeout '0': expected a number of seconds"
+        );
+    }
+
+    #[test]
+    fn event_status_and_scriptstatus() {
+        assert_eq!(
+            parse(&["event", "status", "legacy", "monitor"]).unwrap().command,
+            Command::EventStatus(Event::Monitor)
+        );
+        assert_eq!(parse(&["scriptstatus"]).unwrap().command, Command::ScriptStatus(Event::Monitor));
+        assert_eq!(parse(&["scriptstatus", "startup"]).unwrap().command, Command::ScriptStatus(Event::Startup));
+        assert_eq!(parse(&["event", "status", "other", "monitor"]).unwrap_err().status, 2);
+        assert!(err(&["scriptstatus", "nope"]).starts_with("Invalid event 'nope'."));
+    }
+
+    #[test]
+    fn event_script_arguments() {
+        let inv = parse(&["event", "script", "list", "legacy"]).unwrap();
+        assert_eq!(inv.command, Command::ScriptList);
+        assert_eq!(inv.command.kind(), Kind::Offline);
+        assert_eq!(
+            parse(&["event", "script", "enable", "legacy", "10.interface"]).unwrap().command,
+            Command::ScriptSwitch { name: "10.interface".into(), enable: true }
+        );
+        assert_eq!(
+            parse(&["event", "script", "disable", "legacy", "10.interface"]).unwrap().command,
+            Command::ScriptSwitch { name: "10.interface".into(), enable: false }
+        );
+        for bad in ["interface", "1.x", "10.x~", "10.x.rpmnew", "10.x/../y"] {
+            let e = parse(&["event", "script", "enable", "legacy", bad]).unwrap_err();
+            assert_eq!(
+                e,
+                ArgError { message: format!("Script {bad} is invalid in legacy"), stdout: false, status: 22 }
+            );
+        }
+        let e = parse(&["event", "script", "list", "nope"]).unwrap_err();
+        assert_eq!((e.message.as_str(), e.stdout, e.status), ("Event dir for nope does not exist", false, 2));
+        assert_eq!(err(&["-n", "1", "event", "script", "list", "legacy"]), "Cannot specify node for command event");
     }
 }

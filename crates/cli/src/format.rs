@@ -6,7 +6,7 @@
 //! order (serde_json `preserve_order`) and are printed by [`json_text`].
 
 use rctdb_config::{format_tunable, Tunable};
-use rctdb_protocol::{NodeFlags, NodeMap, Pnn, RecMode, RunState, Uptime, VnnMap};
+use rctdb_protocol::{EventRun, NodeFlags, NodeMap, Pnn, RecMode, RunState, ScriptRun, ScriptStatus, Uptime, VnnMap};
 use serde_json::{json, Map, Value};
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -50,39 +50,25 @@ pub fn node_rows(map: &NodeMap, this: Pnn, runstate: RunState) -> Vec<NodeRow> {
     let untrusted = runstate <= RunState::FirstRecovery;
     map.present()
         .map(|n| {
-            let flags = if untrusted && n.pnn != this && !n.flags.contains(NodeFlags::DISCONNECTED)
-            {
+            let flags = if untrusted && n.pnn != this && !n.flags.contains(NodeFlags::DISCONNECTED) {
                 NodeFlags::UNKNOWN
             } else {
                 n.flags
             };
-            NodeRow {
-                pnn: n.pnn,
-                addr: n.addr,
-                flags,
-                partially_online: false,
-                this_node: n.pnn == this,
-            }
+            NodeRow { pnn: n.pnn, addr: n.addr, flags, partially_online: false, this_node: n.pnn == this }
         })
         .collect()
 }
 
 fn deleted_count(map: &NodeMap) -> usize {
-    map.nodes
-        .iter()
-        .filter(|n| n.flags.contains(NodeFlags::DELETED))
-        .count()
+    map.nodes.iter().filter(|n| n.flags.contains(NodeFlags::DELETED)).count()
 }
 
 /// `Number of nodes:%d[ (including %d deleted nodes)]`.
 pub fn number_of_nodes(map: &NodeMap) -> String {
     match deleted_count(map) {
         0 => format!("Number of nodes:{}\n", map.nodes.len()),
-        d => format!(
-            "Number of nodes:{} (including {} deleted nodes)\n",
-            map.nodes.len(),
-            d
-        ),
+        d => format!("Number of nodes:{} (including {} deleted nodes)\n", map.nodes.len(), d),
     }
 }
 
@@ -182,12 +168,7 @@ pub fn status_human(s: &StatusData) -> String {
     for (hash, lmaster) in s.vnnmap.map.iter().enumerate() {
         let _ = writeln!(out, "hash:{hash} lmaster:{lmaster}");
     }
-    let _ = writeln!(
-        out,
-        "Recovery mode:{} ({})",
-        recmode_name(s.recmode),
-        s.recmode.as_u32()
-    );
+    let _ = writeln!(out, "Recovery mode:{} ({})", recmode_name(s.recmode), s.recmode.as_u32());
     out.push_str(&leader_line("Leader:", s.leader));
     out
 }
@@ -253,13 +234,8 @@ pub fn status_json(s: &StatusData) -> Value {
     } else {
         json!(s.vnnmap.generation.0)
     };
-    let vnn_map: Vec<Value> = s
-        .vnnmap
-        .map
-        .iter()
-        .enumerate()
-        .map(|(hash, l)| json!({"hash": hash, "lmaster": l.0}))
-        .collect();
+    let vnn_map: Vec<Value> =
+        s.vnnmap.map.iter().enumerate().map(|(hash, l)| json!({"hash": hash, "lmaster": l.0})).collect();
     json!({
         "node_status": node_status_json(&s.map, &rows),
         "vnn_status": {
@@ -275,11 +251,7 @@ pub fn status_json(s: &StatusData) -> Value {
 
 /// `nodestatus` human form: node lines, with the header only for `all`.
 pub fn nodestatus_human(map: &NodeMap, rows: &[NodeRow], all: bool) -> String {
-    let mut out = if all {
-        number_of_nodes(map)
-    } else {
-        String::new()
-    };
+    let mut out = if all { number_of_nodes(map) } else { String::new() };
     for r in rows {
         out.push_str(&node_line(r));
     }
@@ -298,17 +270,12 @@ pub fn listnodes_human(map: &NodeMap) -> String {
 
 /// `listnodes -X`: `|pnn|address|`, no header.
 pub fn listnodes_machine(map: &NodeMap, sep: char) -> String {
-    map.present()
-        .map(|n| machine_line(sep, [n.pnn.to_string(), n.addr.to_string()]))
-        .collect()
+    map.present().map(|n| machine_line(sep, [n.pnn.to_string(), n.addr.to_string()])).collect()
 }
 
 /// `listnodes --json`.
 pub fn listnodes_json(map: &NodeMap) -> Value {
-    let nodes: Vec<Value> = map
-        .present()
-        .map(|n| json!({"pnn": n.pnn.0, "address": n.addr.to_string()}))
-        .collect();
+    let nodes: Vec<Value> = map.present().map(|n| json!({"pnn": n.pnn.0, "address": n.addr.to_string()})).collect();
     json!({ "nodes": nodes })
 }
 
@@ -328,9 +295,7 @@ pub fn tunable_value(name: &str, raw: u64) -> String {
 
 /// `listvars`, human form.
 pub fn listvars_human(vars: &[(String, u64)]) -> String {
-    vars.iter()
-        .map(|(n, v)| tunable_line(n, &tunable_value(n, *v)))
-        .collect()
+    vars.iter().map(|(n, v)| tunable_line(n, &tunable_value(n, *v))).collect()
 }
 
 fn tunable_json(name: &str, raw: u64) -> Value {
@@ -355,13 +320,7 @@ pub fn ping_line(pnn: Pnn, secs: f64, clients: u32) -> String {
 
 /// `(%03d %02d:%02d:%02d)` for a span of whole seconds.
 fn elapsed(secs: u64) -> String {
-    format!(
-        "({:03} {:02}:{:02}:{:02})",
-        secs / 86_400,
-        secs % 86_400 / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    format!("({:03} {:02}:{:02}:{:02})", secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60, secs % 60)
 }
 
 fn us_to_secs(us: u64) -> i64 {
@@ -395,11 +354,7 @@ pub fn uptime_human(pnn: Pnn, u: &Uptime, ctime: fn(i64) -> String) -> String {
     );
     if u.last_recovery_finished_us == 0 {
         out.push_str("Time of last recovery/failover: never\n");
-        let what = if u.last_recovery_started_us == 0 {
-            "never"
-        } else {
-            "in progress"
-        };
+        let what = if u.last_recovery_started_us == 0 { "never" } else { "in progress" };
         let _ = writeln!(out, "Duration of last recovery/failover: {what}");
     } else {
         let _ = writeln!(
@@ -420,12 +375,8 @@ pub fn uptime_human(pnn: Pnn, u: &Uptime, ctime: fn(i64) -> String) -> String {
 /// `uptime -X`, CTDB's columns; times in seconds since the epoch (0 for
 /// "never").
 pub fn uptime_machine(u: &Uptime, sep: char) -> String {
-    let header = [
-        "Current Node Time",
-        "Ctdb Start Time",
-        "Last Recovery/Failover Time",
-        "Last Recovery/IPFailover Duration",
-    ];
+    let header =
+        ["Current Node Time", "Ctdb Start Time", "Last Recovery/Failover Time", "Last Recovery/IPFailover Duration"];
     let mut out = machine_line(sep, header.iter().map(|s| s.to_string()));
     out.push_str(&machine_line(
         sep,
@@ -433,10 +384,7 @@ pub fn uptime_machine(u: &Uptime, sep: char) -> String {
             us_to_secs(u.current_time_us).to_string(),
             us_to_secs(u.start_time_us).to_string(),
             us_to_secs(u.last_recovery_finished_us).to_string(),
-            format!(
-                "{:.6}",
-                delta_secs(u.last_recovery_started_us, u.last_recovery_finished_us)
-            ),
+            format!("{:.6}", delta_secs(u.last_recovery_started_us, u.last_recovery_finished_us)),
         ],
     ));
     out
@@ -449,10 +397,7 @@ pub fn uptime_json(pnn: Pnn, u: &Uptime) -> Value {
     let duration = if u.last_recovery_finished_us == 0 {
         Value::Null
     } else {
-        json!(delta_secs(
-            u.last_recovery_started_us,
-            u.last_recovery_finished_us
-        ))
+        json!(delta_secs(u.last_recovery_started_us, u.last_recovery_finished_us))
     };
     json!({
         "pnn": pnn.0,
@@ -462,6 +407,175 @@ pub fn uptime_json(pnn: Pnn, u: &Uptime) -> Value {
         "last_recovery_finished_us": opt(u.last_recovery_finished_us),
         "last_recovery_duration": duration,
     })
+}
+
+/// The rows of an event run that are shown: all of them, up to (not
+/// including) the first whose start is earlier than the previous row's,
+/// which CTDB treats as stale data from an older run.
+pub fn event_rows(run: &EventRun) -> &[ScriptRun] {
+    let stale = run.scripts.windows(2).position(|w| w[1].start_us < w[0].start_us);
+    match stale {
+        Some(i) => &run.scripts[..=i],
+        None => &run.scripts,
+    }
+}
+
+/// A script's result as one signed number, for `-X` and `--json`, in
+/// CTDB's convention (eventd's `result`): the exit code for OK (0) and
+/// ERROR, a negated errno otherwise: -110 (ETIMEDOUT) TIMEDOUT, -8
+/// (ENOEXEC) DISABLED, -125 (ECANCELED) CANCELLED, -4 (EINTR) killed by a
+/// signal, -1 (EPERM, CTDB's generic failure) could not be started.
+pub fn script_code(status: &ScriptStatus) -> i32 {
+    match status {
+        ScriptStatus::Ok => 0,
+        ScriptStatus::Error { code } => *code,
+        ScriptStatus::TimedOut => -110,
+        ScriptStatus::Disabled => -8,
+        ScriptStatus::Cancelled => -125,
+        ScriptStatus::Signaled { .. } => -4,
+        ScriptStatus::CannotRun { .. } => -1,
+    }
+}
+
+/// The run's |summary|, `event status`'s exit status: 0 when no script
+/// failed, else the absolute [`script_code`] of the first failing one
+/// (its exit code for ERROR, 110 for TIMEDOUT, 125 for CANCELLED...).
+pub fn event_result(run: &EventRun) -> i32 {
+    run.failure().map(|s| script_code(&s.status).saturating_abs()).unwrap_or(0)
+}
+
+/// How `event run` reports a run that completed with a failing script:
+/// the message (CTDB's event tool, §5.7.2) and the exit status.
+pub fn event_run_failure(run: &EventRun) -> Option<(String, i32)> {
+    let failed = run.failure()?;
+    let e = run.event;
+    Some(match failed.status {
+        ScriptStatus::TimedOut => (format!("Event {e} in legacy timed out"), 110),
+        ScriptStatus::Cancelled => (format!("Event {e} in legacy got cancelled"), 125),
+        _ => (format!("Event {e} in legacy failed"), 8),
+    })
+}
+
+fn us_secs_f64(us: u64) -> f64 {
+    us as f64 / 1e6
+}
+
+/// `<sec>.<usec>`, as CTDB's `-X` script status printed times.
+fn sec_usec(us: u64) -> String {
+    format!("{}.{:06}", us / 1_000_000, us % 1_000_000)
+}
+
+fn strip_trailing_newlines(s: &str) -> &str {
+    s.trim_end_matches('\n')
+}
+
+/// One script of `event status`, human form, exactly as CTDB's event tool
+/// (§5.7.1): the status line, then the OUTPUT block when the script failed
+/// or printed anything.
+pub fn script_status_human(s: &ScriptRun, ctime: fn(i64) -> String) -> String {
+    let word = s.status.word();
+    let start = ctime(us_to_secs(s.start_us));
+    let mut out = match &s.status {
+        ScriptStatus::Ok | ScriptStatus::Error { .. } => {
+            format!("{:<20} {:<10} {:.3} {}\n", s.name, word, delta_secs(s.start_us, s.end_us), start)
+        }
+        ScriptStatus::TimedOut => format!("{:<20} {:<10} {}\n", s.name, word, start),
+        ScriptStatus::Disabled | ScriptStatus::Cancelled => {
+            format!("{:<20} {:<10}\n", s.name, word)
+        }
+        ScriptStatus::Signaled { signal } => format!("{:<20} {:<10} (killed by signal {signal})\n", s.name, word),
+        ScriptStatus::CannotRun { reason } => {
+            format!("{:<20} {:<10} ({reason})\n", s.name, word)
+        }
+    };
+    if s.status.is_failure() || !s.output.is_empty() {
+        let text = strip_trailing_newlines(&s.output);
+        if text.contains('\n') {
+            out.push_str("  OUTPUT:\n");
+            for l in text.split('\n') {
+                let _ = writeln!(out, "    {l}");
+            }
+        } else {
+            let _ = writeln!(out, "  OUTPUT: {text}");
+        }
+    }
+    out
+}
+
+/// `event status` / `scriptstatus`, human form.
+pub fn event_status_human(run: &EventRun, ctime: fn(i64) -> String) -> String {
+    event_rows(run).iter().map(|s| script_status_human(s, ctime)).collect()
+}
+
+/// `event status -X` (CTDB ≤ 4.5's `scriptstatus -X` columns): a header,
+/// then per script the event, name, [`script_code`], status word, start
+/// and end as `<sec>.<usec>`, and the output without trailing newlines,
+/// other newlines replaced by spaces.
+pub fn event_status_machine(run: &EventRun, sep: char) -> String {
+    let header = ["Type", "Name", "Code", "Status", "Start", "End", "Error Output..."];
+    let mut out = machine_line(sep, header.iter().map(|s| s.to_string()));
+    for s in event_rows(run) {
+        out.push_str(&machine_line(
+            sep,
+            [
+                run.event.name().to_string(),
+                s.name.clone(),
+                script_code(&s.status).to_string(),
+                s.status.word().to_string(),
+                sec_usec(s.start_us),
+                sec_usec(s.end_us),
+                strip_trailing_newlines(&s.output).replace('\n', " "),
+            ],
+        ));
+    }
+    out
+}
+
+/// `event status --json`: times in seconds since the epoch (fractional),
+/// `result` as [`event_result`], per script its status word and
+/// [`script_code`], and the output as captured.
+pub fn event_status_json(run: &EventRun) -> Value {
+    let scripts: Vec<Value> = event_rows(run)
+        .iter()
+        .map(|s| {
+            json!({
+                "name": s.name,
+                "status": s.status.word(),
+                "code": script_code(&s.status),
+                "start": us_secs_f64(s.start_us),
+                "end": us_secs_f64(s.end_us),
+                "duration": delta_secs(s.start_us, s.end_us),
+                "output": s.output,
+            })
+        })
+        .collect();
+    json!({
+        "event": run.event.name(),
+        "args": run.args,
+        "start": us_secs_f64(run.start_us),
+        "end": us_secs_f64(run.end_us),
+        "result": event_result(run),
+        "scripts": scripts,
+    })
+}
+
+/// `event script list legacy`: `"%c %s"`, `*` for an enabled script.
+pub fn script_list_human(scripts: &[(String, bool)]) -> String {
+    scripts.iter().map(|(name, on)| format!("{} {name}\n", if *on { '*' } else { ' ' })).collect()
+}
+
+/// `event script list -X`: `|Name|Enabled|` then `|NN.name|1|` or `|0|`.
+pub fn script_list_machine(scripts: &[(String, bool)], sep: char) -> String {
+    let mut out = machine_line(sep, ["Name".to_string(), "Enabled".to_string()]);
+    for (name, on) in scripts {
+        out.push_str(&machine_line(sep, [name.clone(), u8::from(*on).to_string()]));
+    }
+    out
+}
+
+/// `event script list --json`: an array of `{"name", "enabled"}`.
+pub fn script_list_json(scripts: &[(String, bool)]) -> Value {
+    Value::Array(scripts.iter().map(|(name, on)| json!({ "name": name, "enabled": on })).collect())
 }
 
 /// Pretty-printed JSON (2-space indent) with a trailing newline.
@@ -474,34 +588,23 @@ pub fn json_text(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rctdb_protocol::{Generation, NodeInfo};
+    use rctdb_protocol::{Event, Generation, NodeInfo};
 
     fn map(nodes: &[(u32, &str, u32)]) -> NodeMap {
         NodeMap {
             nodes: nodes
                 .iter()
-                .map(|&(p, a, f)| NodeInfo {
-                    pnn: Pnn(p),
-                    addr: a.parse().unwrap(),
-                    flags: NodeFlags(f),
-                })
+                .map(|&(p, a, f)| NodeInfo { pnn: Pnn(p), addr: a.parse().unwrap(), flags: NodeFlags(f) })
                 .collect(),
         }
     }
 
     fn three() -> StatusData {
         StatusData {
-            map: map(&[
-                (0, "192.168.20.41", 0),
-                (1, "192.168.20.42", 0x02),
-                (2, "192.168.20.43", 0x03),
-            ]),
+            map: map(&[(0, "192.168.20.41", 0), (1, "192.168.20.42", 0x02), (2, "192.168.20.43", 0x03)]),
             this: Pnn(0),
             runstate: RunState::Running,
-            vnnmap: VnnMap {
-                generation: Generation(654321),
-                map: vec![Pnn(0), Pnn(1), Pnn(2)],
-            },
+            vnnmap: VnnMap { generation: Generation(654321), map: vec![Pnn(0), Pnn(1), Pnn(2)] },
             recmode: RecMode::Normal,
             leader: Pnn(0),
         }
@@ -529,14 +632,13 @@ Leader:0
     #[test]
     fn status_human_invalid_generation_recovery_unknown_leader() {
         let mut s = three();
-        s.vnnmap = VnnMap {
-            generation: Generation::INVALID,
-            map: vec![Pnn(0)],
-        };
+        s.vnnmap = VnnMap { generation: Generation::INVALID, map: vec![Pnn(0)] };
         s.recmode = RecMode::Active;
         s.leader = Pnn::UNKNOWN;
         let out = status_human(&s);
-        assert!(out.ends_with("Generation:INVALID\nSize:1\nhash:0 lmaster:0\nRecovery mode:RECOVERY (1)\nLeader:UNKNOWN\n"));
+        assert!(
+            out.ends_with("Generation:INVALID\nSize:1\nhash:0 lmaster:0\nRecovery mode:RECOVERY (1)\nLeader:UNKNOWN\n")
+        );
     }
 
     #[test]
@@ -566,10 +668,7 @@ Leader:0
     fn status_json_matches_ctdb_shape() {
         let mut s = three();
         s.map.nodes.truncate(2);
-        s.vnnmap = VnnMap {
-            generation: Generation(7),
-            map: vec![Pnn(0)],
-        };
+        s.vnnmap = VnnMap { generation: Generation(7), map: vec![Pnn(0)] };
         assert_eq!(
             json_text(&status_json(&s)),
             r#"{
@@ -645,26 +744,12 @@ Leader:0
         assert_eq!(v["recovery_mode"], json!("RECOVERY"));
         assert_eq!(v["recovery_mode_raw"], json!(1));
         // Keys of `nodes` stay in PNN order, also past 9.
-        let many: Vec<(u32, String, u32)> = (0..12)
-            .map(|i| (i, format!("10.0.0.{}", i + 1), 0))
-            .collect();
-        let refs: Vec<(u32, &str, u32)> =
-            many.iter().map(|(p, a, f)| (*p, a.as_str(), *f)).collect();
+        let many: Vec<(u32, String, u32)> = (0..12).map(|i| (i, format!("10.0.0.{}", i + 1), 0)).collect();
+        let refs: Vec<(u32, &str, u32)> = many.iter().map(|(p, a, f)| (*p, a.as_str(), *f)).collect();
         s.map = map(&refs);
         let v = status_json(&s);
-        let keys: Vec<&String> = v["node_status"]["nodes"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .collect();
-        assert_eq!(
-            keys,
-            (0..12)
-                .map(|i| i.to_string())
-                .collect::<Vec<_>>()
-                .iter()
-                .collect::<Vec<_>>()
-        );
+        let keys: Vec<&String> = v["node_status"]["nodes"].as_object().unwrap().keys().collect();
+        assert_eq!(keys, (0..12).map(|i| i.to_string()).collect::<Vec<_>>().iter().collect::<Vec<_>>());
     }
 
     #[test]
@@ -678,10 +763,7 @@ Leader:0
             (0x04, "DISABLED"),
             (0x40, "UNKNOWN"),
             (0x41, "DISCONNECTED|UNKNOWN|INACTIVE"),
-            (
-                0x3f,
-                "DISCONNECTED|DISABLED|BANNED|UNHEALTHY|DELETED|STOPPED|INACTIVE",
-            ),
+            (0x3f, "DISCONNECTED|DISABLED|BANNED|UNHEALTHY|DELETED|STOPPED|INACTIVE"),
         ];
         for (flags, want) in cases {
             let row = NodeRow {
@@ -691,11 +773,7 @@ Leader:0
                 partially_online: false,
                 this_node: false,
             };
-            assert_eq!(
-                node_line(&row),
-                format!("pnn:3 10.0.0.4         {want}\n"),
-                "flags {flags:#x}"
-            );
+            assert_eq!(node_line(&row), format!("pnn:3 10.0.0.4         {want}\n"), "flags {flags:#x}");
         }
     }
 
@@ -708,38 +786,21 @@ Leader:0
             partially_online: true,
             this_node: true,
         };
-        assert_eq!(
-            node_line(&row),
-            "pnn:0 10.0.0.1         PARTIALLYONLINE (THIS NODE)\n"
-        );
+        assert_eq!(node_line(&row), "pnn:0 10.0.0.1         PARTIALLYONLINE (THIS NODE)\n");
         row.flags = NodeFlags::UNHEALTHY;
-        assert_eq!(
-            node_line(&row),
-            "pnn:0 10.0.0.1         UNHEALTHY (THIS NODE)\n"
-        );
+        assert_eq!(node_line(&row), "pnn:0 10.0.0.1         UNHEALTHY (THIS NODE)\n");
     }
 
     #[test]
     fn long_address_is_not_truncated() {
-        let rows = node_rows(
-            &map(&[(0, "fd00:1234:5678::42", 0)]),
-            Pnn(0),
-            RunState::Running,
-        );
-        assert_eq!(
-            node_line(&rows[0]),
-            "pnn:0 fd00:1234:5678::42 OK (THIS NODE)\n"
-        );
+        let rows = node_rows(&map(&[(0, "fd00:1234:5678::42", 0)]), Pnn(0), RunState::Running);
+        assert_eq!(node_line(&rows[0]), "pnn:0 fd00:1234:5678::42 OK (THIS NODE)\n");
     }
 
     #[test]
     fn deleted_nodes_are_omitted_and_counted() {
         let mut s = three();
-        s.map = map(&[
-            (0, "192.168.20.41", 0),
-            (1, "0.0.0.0", 0x10),
-            (2, "192.168.20.43", 0),
-        ]);
+        s.map = map(&[(0, "192.168.20.41", 0), (1, "0.0.0.0", 0x10), (2, "192.168.20.43", 0)]);
         s.this = Pnn(2);
         s.vnnmap.map = vec![Pnn(0), Pnn(2)];
         assert_eq!(
@@ -770,18 +831,8 @@ Leader:0
 
     #[test]
     fn unknown_pseudo_state_before_first_recovery_ends() {
-        let m = map(&[
-            (0, "10.0.0.1", 0x02),
-            (1, "10.0.0.2", 0x00),
-            (2, "10.0.0.3", 0x03),
-            (3, "0.0.0.0", 0x10),
-        ]);
-        for rs in [
-            RunState::Unknown,
-            RunState::Init,
-            RunState::Setup,
-            RunState::FirstRecovery,
-        ] {
+        let m = map(&[(0, "10.0.0.1", 0x02), (1, "10.0.0.2", 0x00), (2, "10.0.0.3", 0x03), (3, "0.0.0.0", 0x10)]);
+        for rs in [RunState::Unknown, RunState::Init, RunState::Setup, RunState::FirstRecovery] {
             let rows = node_rows(&m, Pnn(0), rs);
             let flags: Vec<u32> = rows.iter().map(|r| r.flags.0).collect();
             // The queried node keeps its own flags; disconnected nodes keep
@@ -789,10 +840,7 @@ Leader:0
             assert_eq!(flags, vec![0x02, 0x40, 0x03], "{rs:?}");
         }
         for rs in [RunState::Startup, RunState::Running, RunState::Shutdown] {
-            let flags: Vec<u32> = node_rows(&m, Pnn(0), rs)
-                .iter()
-                .map(|r| r.flags.0)
-                .collect();
+            let flags: Vec<u32> = node_rows(&m, Pnn(0), rs).iter().map(|r| r.flags.0).collect();
             assert_eq!(flags, vec![0x02, 0x00, 0x03], "{rs:?}");
         }
         let rows = node_rows(&m, Pnn(0), RunState::FirstRecovery);
@@ -815,17 +863,10 @@ pnn:2 10.0.0.3         DISCONNECTED|UNHEALTHY|INACTIVE
 
     #[test]
     fn nodestatus_examples() {
-        let m = map(&[
-            (0, "192.168.20.41", 0),
-            (1, "192.168.20.42", 0x01),
-            (2, "192.168.20.43", 0),
-        ]);
+        let m = map(&[(0, "192.168.20.41", 0), (1, "192.168.20.42", 0x01), (2, "192.168.20.43", 0)]);
         let rows = node_rows(&m, Pnn(2), RunState::Running);
         let this: Vec<NodeRow> = rows.iter().filter(|r| r.this_node).cloned().collect();
-        assert_eq!(
-            nodestatus_human(&m, &this, false),
-            "pnn:2 192.168.20.43    OK (THIS NODE)\n"
-        );
+        assert_eq!(nodestatus_human(&m, &this, false), "pnn:2 192.168.20.43    OK (THIS NODE)\n");
         assert_eq!(nodestatus_exit(&this), 0);
         assert_eq!(
             nodestatus_human(&m, &rows, true),
@@ -839,25 +880,15 @@ pnn:2 192.168.20.43    OK (THIS NODE)
 
         let m = map(&[(0, "192.168.20.41", 0x24), (1, "192.168.20.42", 0)]);
         let rows = node_rows(&m, Pnn(1), RunState::Running);
-        assert_eq!(
-            nodestatus_human(&m, &rows[..1], false),
-            "pnn:0 192.168.20.41    DISABLED|STOPPED|INACTIVE\n"
-        );
+        assert_eq!(nodestatus_human(&m, &rows[..1], false), "pnn:0 192.168.20.41    DISABLED|STOPPED|INACTIVE\n");
         assert_eq!(nodestatus_exit(&rows[..1]), 36);
     }
 
     #[test]
     fn listnodes_forms() {
-        let m = map(&[
-            (0, "192.168.20.41", 0),
-            (1, "0.0.0.0", 0x10),
-            (2, "fd00::3", 0),
-        ]);
+        let m = map(&[(0, "192.168.20.41", 0), (1, "0.0.0.0", 0x10), (2, "fd00::3", 0)]);
         assert_eq!(listnodes_human(&m), "192.168.20.41\nfd00::3\n");
-        assert_eq!(
-            listnodes_machine(&m, '|'),
-            "|0|192.168.20.41|\n|2|fd00::3|\n"
-        );
+        assert_eq!(listnodes_machine(&m, '|'), "|0|192.168.20.41|\n|2|fd00::3|\n");
         assert_eq!(
             json_text(&listnodes_json(&m)),
             "{\n  \"nodes\": [\n    {\n      \"pnn\": 0,\n      \"address\": \"192.168.20.41\"\n    },\n    {\n      \"pnn\": 2,\n      \"address\": \"fd00::3\"\n    }\n  ]\n}\n"
@@ -866,27 +897,12 @@ pnn:2 192.168.20.43    OK (THIS NODE)
 
     #[test]
     fn tunable_lines() {
-        assert_eq!(
-            tunable_line("MonitorInterval", "15"),
-            "MonitorInterval            = 15\n"
-        );
-        assert_eq!(
-            tunable_line("monitorinterval", "15"),
-            "monitorinterval            = 15\n"
-        );
-        assert_eq!(
-            tunable_line("SeqnumInterval", "1000"),
-            "SeqnumInterval             = 1000\n"
-        );
-        assert_eq!(
-            tunable_line("AllowMixedVersions", "0"),
-            "AllowMixedVersions         = 0\n"
-        );
+        assert_eq!(tunable_line("MonitorInterval", "15"), "MonitorInterval            = 15\n");
+        assert_eq!(tunable_line("monitorinterval", "15"), "monitorinterval            = 15\n");
+        assert_eq!(tunable_line("SeqnumInterval", "1000"), "SeqnumInterval             = 1000\n");
+        assert_eq!(tunable_line("AllowMixedVersions", "0"), "AllowMixedVersions         = 0\n");
         // Longer than the column: no truncation.
-        assert_eq!(
-            tunable_line("ABCDEFGHIJKLMNOPQRSTUVWXYZ12", "1"),
-            "ABCDEFGHIJKLMNOPQRSTUVWXYZ12 = 1\n"
-        );
+        assert_eq!(tunable_line("ABCDEFGHIJKLMNOPQRSTUVWXYZ12", "1"), "ABCDEFGHIJKLMNOPQRSTUVWXYZ12 = 1\n");
     }
 
     #[test]
@@ -905,23 +921,14 @@ pnn:2 192.168.20.43    OK (THIS NODE)
         );
         assert_eq!(out, want);
         let v = listvars_json(&vars);
-        assert_eq!(
-            v["tunables"][2],
-            json!({"name": "FutureTunable", "value": "7", "raw": 7})
-        );
+        assert_eq!(v["tunables"][2], json!({"name": "FutureTunable", "value": "7", "raw": 7}));
         assert_eq!(getvar_json(mi, 200)["name"], json!("MonitorInterval"));
     }
 
     #[test]
     fn ping_format() {
-        assert_eq!(
-            ping_line(Pnn(0), 0.000054, 3),
-            "response from 0 time=0.000054 sec  (3 clients)\n"
-        );
-        assert_eq!(
-            ping_line(Pnn(12), 1.5, 1),
-            "response from 12 time=1.500000 sec  (1 clients)\n"
-        );
+        assert_eq!(ping_line(Pnn(0), 0.000054, 3), "response from 0 time=0.000054 sec  (3 clients)\n");
+        assert_eq!(ping_line(Pnn(12), 1.5, 1), "response from 12 time=1.500000 sec  (1 clients)\n");
     }
 
     #[test]
@@ -976,8 +983,7 @@ Duration of last recovery/failover: never
 "
         );
         u.last_recovery_started_us = u.current_time_us - 1_000_000;
-        assert!(uptime_human(Pnn(1), &u, utc_ctime)
-            .ends_with("Duration of last recovery/failover: in progress\n"));
+        assert!(uptime_human(Pnn(1), &u, utc_ctime).ends_with("Duration of last recovery/failover: in progress\n"));
         let v = uptime_json(Pnn(1), &u);
         assert_eq!(v["last_recovery_finished_us"], Value::Null);
         assert_eq!(v["last_recovery_duration"], Value::Null);
@@ -987,8 +993,9 @@ Duration of last recovery/failover: never
     fn uptime_negative_duration_while_recovering() {
         let mut u = example_uptime();
         u.last_recovery_started_us = u.last_recovery_finished_us + 500_000;
-        assert!(uptime_human(Pnn(0), &u, utc_ctime)
-            .ends_with("Duration of last recovery/failover: -0.500000 seconds\n"));
+        assert!(
+            uptime_human(Pnn(0), &u, utc_ctime).ends_with("Duration of last recovery/failover: -0.500000 seconds\n")
+        );
     }
 
     #[test]
@@ -999,5 +1006,288 @@ Duration of last recovery/failover: never
 |1256812734|1256751866|1256751923|2.248552|
 "
         );
+    }
+
+    fn script(name: &str, status: ScriptStatus, start_us: u64, ms: u64, output: &str) -> ScriptRun {
+        ScriptRun { name: name.to_string(), status, start_us, end_us: start_us + ms * 1000, output: output.to_string() }
+    }
+
+    fn run(event: Event, scripts: Vec<ScriptRun>) -> EventRun {
+        let start_us = scripts.first().map(|s| s.start_us).unwrap_or(0);
+        let end_us = scripts.last().map(|s| s.end_us).unwrap_or(0);
+        EventRun { event, args: Vec::new(), start_us, end_us, scripts }
+    }
+
+    /// The date of the reference's first example, whatever the instant.
+    fn example_ctime(_secs: i64) -> String {
+        "Sat Apr 15 19:40:46 2024".to_string()
+    }
+
+    const APR15: u64 = 1_713_210_046_000_000;
+
+    fn monitor_example() -> EventRun {
+        run(
+            Event::Monitor,
+            vec![
+                script("00.ctdb", ScriptStatus::Ok, APR15, 11, ""),
+                script("01.reclock", ScriptStatus::Ok, APR15 + 11_000, 10, ""),
+                script("05.system", ScriptStatus::Ok, APR15 + 21_000, 30, ""),
+                script("10.interface", ScriptStatus::Ok, APR15 + 51_000, 41, ""),
+                script("49.winbind", ScriptStatus::Ok, APR15 + 92_000, 22, ""),
+                script(
+                    "50.samba",
+                    ScriptStatus::Error { code: 1 },
+                    APR15 + 114_000,
+                    77,
+                    "ERROR: samba tcp port 445 is not responding\n",
+                ),
+            ],
+        )
+    }
+
+    #[test]
+    fn event_status_matches_reference_example() {
+        assert_eq!(
+            event_status_human(&monitor_example(), example_ctime),
+            "00.ctdb              OK         0.011 Sat Apr 15 19:40:46 2024
+01.reclock           OK         0.010 Sat Apr 15 19:40:46 2024
+05.system            OK         0.030 Sat Apr 15 19:40:46 2024
+10.interface         OK         0.041 Sat Apr 15 19:40:46 2024
+49.winbind           OK         0.022 Sat Apr 15 19:40:46 2024
+50.samba             ERROR      0.077 Sat Apr 15 19:40:46 2024
+  OUTPUT: ERROR: samba tcp port 445 is not responding
+"
+        );
+        assert_eq!(event_result(&monitor_example()), 1);
+        // Real ctime, UTC: that instant is a Monday.
+        assert!(event_status_human(&monitor_example(), utc_ctime)
+            .starts_with("00.ctdb              OK         0.011 Mon Apr 15 19:40:46 2024\n"));
+    }
+
+    #[test]
+    fn event_status_disabled_and_multiline_example() {
+        let t = 1_786_120_165_000_000;
+        let r = run(
+            Event::Monitor,
+            vec![
+                script("01.disabled", ScriptStatus::Disabled, t, 0, ""),
+                script(
+                    "02.enabled",
+                    ScriptStatus::Ok,
+                    t,
+                    12,
+                    "Running event verbosemultiline\nThere are multiple output lines\n\n^^^ including blank lines...\n",
+                ),
+            ],
+        );
+        assert_eq!(
+            event_status_human(&r, utc_ctime),
+            "01.disabled          DISABLED  \n\
+02.enabled           OK         0.012 Fri Aug  7 16:29:25 2026
+  OUTPUT:
+    Running event verbosemultiline
+    There are multiple output lines
+    \n    ^^^ including blank lines...
+"
+        );
+        assert_eq!(event_result(&r), 0);
+    }
+
+    #[test]
+    fn event_status_other_results() {
+        let t = 1_786_120_165_000_000;
+        let line = |s: ScriptStatus, out: &str| script_status_human(&script("10.foo", s, t, 1500, out), utc_ctime);
+        assert_eq!(
+            line(ScriptStatus::TimedOut, ""),
+            "10.foo               TIMEDOUT   Fri Aug  7 16:29:25 2026\n  OUTPUT: \n"
+        );
+        assert_eq!(
+            line(ScriptStatus::Error { code: 3 }, "\n\n"),
+            "10.foo               ERROR      1.500 Fri Aug  7 16:29:25 2026\n  OUTPUT: \n"
+        );
+        assert_eq!(
+            line(ScriptStatus::Signaled { signal: 9 }, "partial"),
+            "10.foo               CANNOT RUN (killed by signal 9)\n  OUTPUT: partial\n"
+        );
+        assert_eq!(
+            line(ScriptStatus::CannotRun { reason: "Permission denied".into() }, ""),
+            "10.foo               CANNOT RUN (Permission denied)\n  OUTPUT: \n"
+        );
+        assert_eq!(line(ScriptStatus::Cancelled, ""), "10.foo               CANCELLED \n  OUTPUT: \n");
+        // OK with output shows it; OK and DISABLED without output do not.
+        assert_eq!(
+            line(ScriptStatus::Ok, "hello\n"),
+            "10.foo               OK         1.500 Fri Aug  7 16:29:25 2026\n  OUTPUT: hello\n"
+        );
+        assert_eq!(line(ScriptStatus::Ok, ""), "10.foo               OK         1.500 Fri Aug  7 16:29:25 2026\n");
+        assert_eq!(line(ScriptStatus::Disabled, ""), "10.foo               DISABLED  \n");
+        // Long names are not truncated.
+        assert_eq!(
+            script_status_human(&script("99.a-very-long-script-name", ScriptStatus::Disabled, t, 0, ""), utc_ctime),
+            "99.a-very-long-script-name DISABLED  \n"
+        );
+    }
+
+    #[test]
+    fn event_status_stops_at_stale_rows() {
+        let t = 1_786_120_165_000_000;
+        let r = run(
+            Event::Monitor,
+            vec![
+                script("00.a", ScriptStatus::Ok, t, 10, ""),
+                script("01.b", ScriptStatus::Ok, t + 10_000, 10, ""),
+                // Started before 01.b: an older run's row; it and all
+                // after it are not shown.
+                script("02.c", ScriptStatus::Ok, t - 60_000_000, 10, ""),
+                script("03.d", ScriptStatus::Ok, t + 30_000, 10, ""),
+            ],
+        );
+        assert_eq!(
+            event_status_human(&r, utc_ctime),
+            "00.a                 OK         0.010 Fri Aug  7 16:29:25 2026
+01.b                 OK         0.010 Fri Aug  7 16:29:25 2026
+"
+        );
+        assert_eq!(event_rows(&r).len(), 2);
+        assert_eq!(event_status_machine(&r, '|').lines().count(), 3);
+        assert_eq!(event_status_json(&r)["scripts"].as_array().unwrap().len(), 2);
+        // Equal start times are not stale.
+        let same = run(
+            Event::Monitor,
+            vec![script("00.a", ScriptStatus::Disabled, t, 0, ""), script("01.b", ScriptStatus::Ok, t, 10, "")],
+        );
+        assert_eq!(event_rows(&same).len(), 2);
+    }
+
+    #[test]
+    fn event_status_machine_form() {
+        let t = 1_786_120_165_000_042;
+        let r = run(
+            Event::Monitor,
+            vec![
+                script("00.ctdb", ScriptStatus::Ok, t, 11, ""),
+                script("01.off", ScriptStatus::Disabled, t + 11_000, 0, ""),
+                script("50.samba", ScriptStatus::Error { code: 2 }, t + 11_000, 77, "line one\nline two\n"),
+            ],
+        );
+        assert_eq!(
+            event_status_machine(&r, '|'),
+            "|Type|Name|Code|Status|Start|End|Error Output...|
+|monitor|00.ctdb|0|OK|1786120165.000042|1786120165.011042||
+|monitor|01.off|-8|DISABLED|1786120165.011042|1786120165.011042||
+|monitor|50.samba|2|ERROR|1786120165.011042|1786120165.088042|line one line two|
+"
+        );
+        assert_eq!(
+            event_status_machine(&run(Event::TakeIp, vec![]), ':'),
+            ":Type:Name:Code:Status:Start:End:Error Output...:\n"
+        );
+    }
+
+    #[test]
+    fn script_codes_and_results() {
+        assert_eq!(script_code(&ScriptStatus::Ok), 0);
+        assert_eq!(script_code(&ScriptStatus::Error { code: 7 }), 7);
+        assert_eq!(script_code(&ScriptStatus::TimedOut), -110);
+        assert_eq!(script_code(&ScriptStatus::Disabled), -8);
+        assert_eq!(script_code(&ScriptStatus::Cancelled), -125);
+        assert_eq!(script_code(&ScriptStatus::Signaled { signal: 9 }), -4);
+        assert_eq!(script_code(&ScriptStatus::CannotRun { reason: "x".into() }), -1);
+        let t = 1_000_000;
+        let with = |s: ScriptStatus| {
+            run(
+                Event::Monitor,
+                vec![
+                    script("00.a", ScriptStatus::Disabled, t, 0, ""),
+                    script("01.b", ScriptStatus::Ok, t, 1, ""),
+                    script("02.c", s, t + 1000, 1, ""),
+                ],
+            )
+        };
+        assert_eq!(event_result(&with(ScriptStatus::Ok)), 0);
+        assert_eq!(event_result(&with(ScriptStatus::Error { code: 3 })), 3);
+        assert_eq!(event_result(&with(ScriptStatus::TimedOut)), 110);
+        assert_eq!(event_result(&with(ScriptStatus::Cancelled)), 125);
+        assert_eq!(event_run_failure(&with(ScriptStatus::Ok)), None);
+        assert_eq!(
+            event_run_failure(&with(ScriptStatus::Error { code: 3 })),
+            Some(("Event monitor in legacy failed".to_string(), 8))
+        );
+        assert_eq!(
+            event_run_failure(&with(ScriptStatus::TimedOut)),
+            Some(("Event monitor in legacy timed out".to_string(), 110))
+        );
+        assert_eq!(
+            event_run_failure(&with(ScriptStatus::Cancelled)),
+            Some(("Event monitor in legacy got cancelled".to_string(), 125))
+        );
+        assert_eq!(
+            event_run_failure(&with(ScriptStatus::Signaled { signal: 11 })),
+            Some(("Event monitor in legacy failed".to_string(), 8))
+        );
+    }
+
+    #[test]
+    fn event_status_json_shape() {
+        let mut r = run(
+            Event::TakeIp,
+            vec![
+                script("00.ctdb", ScriptStatus::Ok, 1_500_000, 250, ""),
+                script("10.interface", ScriptStatus::TimedOut, 1_750_000, 1000, "slow\n"),
+            ],
+        );
+        r.args = vec!["eth0".into(), "10.0.0.1".into(), "24".into()];
+        assert_eq!(
+            json_text(&event_status_json(&r)),
+            r#"{
+  "event": "takeip",
+  "args": [
+    "eth0",
+    "10.0.0.1",
+    "24"
+  ],
+  "start": 1.5,
+  "end": 2.75,
+  "result": 110,
+  "scripts": [
+    {
+      "name": "00.ctdb",
+      "status": "OK",
+      "code": 0,
+      "start": 1.5,
+      "end": 1.75,
+      "duration": 0.25,
+      "output": ""
+    },
+    {
+      "name": "10.interface",
+      "status": "TIMEDOUT",
+      "code": -110,
+      "start": 1.75,
+      "end": 2.75,
+      "duration": 1.0,
+      "output": "slow\n"
+    }
+  ]
+}
+"#
+        );
+    }
+
+    #[test]
+    fn script_list_forms() {
+        let rows =
+            vec![("00.ctdb".to_string(), true), ("01.reclock".to_string(), false), ("10.interface".to_string(), true)];
+        assert_eq!(script_list_human(&rows), "* 00.ctdb\n  01.reclock\n* 10.interface\n");
+        assert_eq!(script_list_machine(&rows, '|'), "|Name|Enabled|\n|00.ctdb|1|\n|01.reclock|0|\n|10.interface|1|\n");
+        assert_eq!(
+            script_list_json(&rows),
+            json!([
+                {"name": "00.ctdb", "enabled": true},
+                {"name": "01.reclock", "enabled": false},
+                {"name": "10.interface", "enabled": true},
+            ])
+        );
+        assert_eq!(script_list_human(&[]), "");
     }
 }

@@ -8,7 +8,10 @@
 //! Exit status: 0 on success; 1 for bad arguments, connection failures and
 //! most control failures; the daemon's errno-style code when it sent one
 //! (110 when a control timed out); for `nodestatus`, the OR of the node
-//! flags shown. `-T` bounds the whole run: past it the tool prints
+//! flags shown; for the event commands, CTDB's event tool's statuses
+//! (`event run`: 8 failed, 110 timed out, 125 cancelled; `event status`:
+//! the run's result; 2 for an unknown component or script, 22 for an
+//! invalid script name or an event that never ran; `scriptstatus`: 0). `-T` bounds the whole run: past it the tool prints
 //! `Maximum runtime exceeded - exiting` and exits 1.
 #![forbid(unsafe_code)]
 
@@ -16,6 +19,7 @@ mod args;
 mod format;
 mod reload;
 mod run;
+mod scripts;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::Parser;
@@ -70,7 +74,7 @@ fn main() {
             } else {
                 eprintln!("{}", e.message);
             }
-            std::process::exit(1);
+            std::process::exit(e.status);
         }
     };
     if let Some(limit) = inv.options.max_runtime {

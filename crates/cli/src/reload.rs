@@ -15,17 +15,11 @@ pub struct Line {
 }
 
 fn out(text: String) -> Line {
-    Line {
-        stream: Stream::Stdout,
-        text,
-    }
+    Line { stream: Stream::Stdout, text }
 }
 
 fn err(text: String) -> Line {
-    Line {
-        stream: Stream::Stderr,
-        text,
-    }
+    Line { stream: Stream::Stderr, text }
 }
 
 /// What to do after the checks.
@@ -55,9 +49,7 @@ fn deleted(n: &NodeInfo) -> bool {
 fn same_file(a: &NodeMap, b: &NodeMap) -> bool {
     a.nodes.len() == b.nodes.len()
         && a.nodes.iter().zip(&b.nodes).all(|(x, y)| {
-            x.pnn == y.pnn
-                && deleted(x) == deleted(y)
-                && (deleted(x) || x.addr.to_canonical() == y.addr.to_canonical())
+            x.pnn == y.pnn && deleted(x) == deleted(y) && (deleted(x) || x.addr.to_canonical() == y.addr.to_canonical())
         })
 }
 
@@ -72,19 +64,12 @@ fn same_file(a: &NodeMap, b: &NodeMap) -> bool {
 /// One difference from CTDB: an entry appended to the file as a deleted
 /// (`#`) line is reported as `Node %u is DELETED`, not `NEW`, since no node
 /// joins.
-pub fn check(
-    local: Pnn,
-    file: &Nodes,
-    running: &NodeMap,
-    remote_files: &[(Pnn, NodeMap)],
-) -> ReloadCheck {
+pub fn check(local: Pnn, file: &Nodes, running: &NodeMap, remote_files: &[(Pnn, NodeMap)]) -> ReloadCheck {
     let fmap = file.to_node_map();
     for (pnn, theirs) in remote_files {
         if !same_file(&fmap, theirs) {
             return ReloadCheck {
-                lines: vec![err(format!(
-                    "ERROR: Nodes file on node {pnn} differs from current node ({local})"
-                ))],
+                lines: vec![err(format!("ERROR: Nodes file on node {pnn} differs from current node ({local})"))],
                 verdict: Verdict::Error,
             };
         }
@@ -95,10 +80,7 @@ pub fn check(
     let mut failed = false;
     for (i, run) in running.nodes.iter().enumerate() {
         let Some(f) = fmap.nodes.get(i) else {
-            lines.push(err(format!(
-                "Node {} ({}) missing from nodes file",
-                run.pnn, run.addr
-            )));
+            lines.push(err(format!("Node {} ({}) missing from nodes file", run.pnn, run.addr)));
             failed = true;
             continue;
         };
@@ -133,13 +115,8 @@ pub fn check(
         }
     }
     if failed {
-        lines.push(err(
-            "ERROR: Nodes will not be reloaded due to previous error".to_string(),
-        ));
-        return ReloadCheck {
-            lines,
-            verdict: Verdict::Error,
-        };
+        lines.push(err("ERROR: Nodes will not be reloaded due to previous error".to_string()));
+        return ReloadCheck { lines, verdict: Verdict::Error };
     }
     for f in fmap.nodes.iter().skip(running.nodes.len()) {
         let what = if deleted(f) { "DELETED" } else { "NEW" };
@@ -147,18 +124,10 @@ pub fn check(
         reload = true;
     }
     if !reload {
-        lines.push(err(
-            "No change in nodes file, skipping unnecessary reload".to_string()
-        ));
-        return ReloadCheck {
-            lines,
-            verdict: Verdict::NoChange,
-        };
+        lines.push(err("No change in nodes file, skipping unnecessary reload".to_string()));
+        return ReloadCheck { lines, verdict: Verdict::NoChange };
     }
-    ReloadCheck {
-        lines,
-        verdict: Verdict::Reload,
-    }
+    ReloadCheck { lines, verdict: Verdict::Reload }
 }
 
 #[cfg(test)]
@@ -178,11 +147,7 @@ mod tests {
                 .enumerate()
                 .map(|(i, &(a, f))| NodeInfo {
                     pnn: Pnn(i as u32),
-                    addr: if a == "#" {
-                        "0.0.0.0".parse().unwrap()
-                    } else {
-                        a.parse().unwrap()
-                    },
+                    addr: if a == "#" { "0.0.0.0".parse().unwrap() } else { a.parse().unwrap() },
                     flags: NodeFlags(if a == "#" { f | 0x10 } else { f }),
                 })
                 .collect(),
@@ -194,11 +159,7 @@ mod tests {
     fn show(c: &ReloadCheck) -> String {
         let mut s = format!("{:?}\n", c.verdict);
         for l in &c.lines {
-            s.push_str(if l.stream == Stream::Stdout {
-                "1> "
-            } else {
-                "2> "
-            });
+            s.push_str(if l.stream == Stream::Stdout { "1> " } else { "2> " });
             s.push_str(&l.text);
             s.push('\n');
         }
@@ -228,10 +189,7 @@ mod tests {
     #[test]
     fn unchanged_with_deleted_and_disconnected() {
         assert_eq!(
-            run(
-                "10.0.0.1\n#10.0.0.2\n10.0.0.3\n",
-                &[("10.0.0.1", 0), ("#", 0x01), ("10.0.0.3", 0x03)]
-            ),
+            run("10.0.0.1\n#10.0.0.2\n10.0.0.3\n", &[("10.0.0.1", 0), ("#", 0x01), ("10.0.0.3", 0x03)]),
             "NoChange
 2> WARNING: Node 2 is disconnected. You MUST fix this node manually!
 2> No change in nodes file, skipping unnecessary reload
@@ -242,10 +200,7 @@ mod tests {
     #[test]
     fn new_nodes() {
         assert_eq!(
-            run(
-                "10.0.0.1\n10.0.0.2\n10.0.0.3\n#\n",
-                &[("10.0.0.1", 0), ("10.0.0.2", 0)]
-            ),
+            run("10.0.0.1\n10.0.0.2\n10.0.0.3\n#\n", &[("10.0.0.1", 0), ("10.0.0.2", 0)]),
             "Reload\n1> Node 2 is NEW\n1> Node 3 is DELETED\n"
         );
     }
@@ -253,10 +208,7 @@ mod tests {
     #[test]
     fn deleted_disconnected_node() {
         assert_eq!(
-            run(
-                "10.0.0.1\n#10.0.0.2\n",
-                &[("10.0.0.1", 0), ("10.0.0.2", 0x03)]
-            ),
+            run("10.0.0.1\n#10.0.0.2\n", &[("10.0.0.1", 0), ("10.0.0.2", 0x03)]),
             "Reload\n1> Node 1 is DELETED\n"
         );
     }
@@ -275,19 +227,13 @@ mod tests {
 
     #[test]
     fn undeleted_node() {
-        assert_eq!(
-            run("10.0.0.1\n10.0.0.2\n", &[("10.0.0.1", 0), ("#", 0x01)]),
-            "Reload\n1> Node 1 is UNDELETED\n"
-        );
+        assert_eq!(run("10.0.0.1\n10.0.0.2\n", &[("10.0.0.1", 0), ("#", 0x01)]), "Reload\n1> Node 1 is UNDELETED\n");
     }
 
     #[test]
     fn changed_address_is_an_error_and_stops_new_nodes() {
         assert_eq!(
-            run(
-                "10.0.0.1\n10.0.0.9\n10.0.0.3\n",
-                &[("10.0.0.1", 0), ("10.0.0.2", 0x01)]
-            ),
+            run("10.0.0.1\n10.0.0.9\n10.0.0.3\n", &[("10.0.0.1", 0), ("10.0.0.2", 0x01)]),
             "Error
 2> Node 1 has changed IP address (was 10.0.0.2, now 10.0.0.9)
 2> ERROR: Nodes will not be reloaded due to previous error

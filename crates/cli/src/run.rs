@@ -5,12 +5,15 @@
 //! plus an exit status, which may be non-zero, as for `nodestatus`) or a
 //! [`Failure`] (a message for stderr and an exit status).
 
-use crate::args::{Command, Invocation, Kind, NodeSelection, Options, OutputMode, Target};
+use crate::args::{
+    Command, Invocation, Kind, NodeSelection, Options, OutputMode, Target, COMPONENT, ENOENT, EVENT_RUN_SLACK,
+};
 use crate::format::{self, Stream};
 use crate::reload::{self, Verdict};
+use crate::scripts::{self, SwitchError};
 use rctdb_client::{default_socket_path, Client, ClientError};
 use rctdb_config::{validate_dir, ConfigError, Nodes, Paths};
-use rctdb_protocol::{NodeFlags, NodeMap, Pnn, RunState};
+use rctdb_protocol::{Control, Event, EventRun, NodeFlags, NodeMap, Pnn, ReplyData, RunState};
 use serde_json::{json, Map, Value};
 use std::io::Write;
 use std::path::Path;
@@ -18,6 +21,10 @@ use std::time::{Duration, Instant};
 
 /// ETIMEDOUT, the exit status of a control that timed out.
 const ETIMEDOUT: i32 = 110;
+/// ECANCELED: the daemon cancelled a running event.
+const ECANCELED: i32 = 125;
+/// EINVAL: the daemon's code for an event that never ran.
+const EINVAL: i32 = 22;
 
 /// Output of a command that ran.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,11 +38,7 @@ pub struct Reply {
 
 impl Reply {
     fn new(text: String, json: Value) -> Reply {
-        Reply {
-            text: vec![(Stream::Stdout, text)],
-            json,
-            status: 0,
-        }
+        Reply { text: vec![(Stream::Stdout, text)], json, status: 0 }
     }
 }
 
@@ -48,10 +51,7 @@ pub struct Failure {
 
 impl Failure {
     fn new(message: impl Into<String>) -> Failure {
-        Failure {
-            message: message.into(),
-            status: 1,
-        }
+        Failure { message: message.into(), status: 1 }
     }
 }
 
@@ -62,10 +62,7 @@ impl From<ClientError> for Failure {
             ClientError::Control { err, .. } if (1..=255).contains(&err.code) => err.code,
             _ => 1,
         };
-        Failure {
-            message: e.to_string(),
-            status,
-        }
+        Failure { message: e.to_string(), status }
     }
 }
 
@@ -117,10 +114,7 @@ pub fn run(inv: &Invocation) -> i32 {
     let mut client = match Client::connect(&path) {
         Ok(c) => c,
         Err(e) => {
-            write_to(
-                Stream::Stderr,
-                &line(&format!("Failed to connect to rctdbd ({})", path.display())),
-            );
+            write_to(Stream::Stderr, &line(&format!("Failed to connect to rctdbd ({})", path.display())));
             if let (true, ClientError::Connect { source, .. }) = (opts.verbose, &e) {
                 write_to(Stream::Stderr, &line(&source.to_string()));
             }
@@ -132,20 +126,14 @@ pub fn run(inv: &Invocation) -> i32 {
         Ok(p) => p,
         Err(e) => return emit(opts, Err(e.into())),
     };
-    let mut ctx = Ctx {
-        client,
-        local,
-        opts,
-    };
+    let mut ctx = Ctx { client, local, opts };
     match opts.target {
         Target::Local => {
             let r = ctx.execute(&inv.command, local);
             emit(opts, r)
         }
         Target::Node(pnn) => {
-            let r = ctx
-                .check_target(&inv.command, pnn)
-                .and_then(|()| ctx.execute(&inv.command, pnn));
+            let r = ctx.check_target(&inv.command, pnn).and_then(|()| ctx.execute(&inv.command, pnn));
             emit(opts, r)
         }
         Target::All => ctx.run_all(&inv.command),
@@ -157,10 +145,7 @@ fn offline(cmd: &Command, opts: &Options) -> Result<Reply, Failure> {
     match cmd {
         Command::Version => {
             let v = env!("CARGO_PKG_VERSION");
-            Ok(Reply::new(
-                format!("rctdb version {v}\n"),
-                json!({ "version": v }),
-            ))
+            Ok(Reply::new(format!("rctdb version {v}\n"), json!({ "version": v })))
         }
         Command::ListNodes => {
             let paths = Paths::from_env();
@@ -183,10 +168,7 @@ fn offline(cmd: &Command, opts: &Options) -> Result<Reply, Failure> {
             }
             let valid = report.errors.is_empty();
             if valid && opts.output == OutputMode::Human {
-                text.push((
-                    Stream::Stdout,
-                    line(&format!("Configuration in {} is valid", base.display())),
-                ));
+                text.push((Stream::Stdout, line(&format!("Configuration in {} is valid", base.display()))));
             }
             let json = json!({
                 "base": base.display().to_string(),
@@ -194,26 +176,56 @@ fn offline(cmd: &Command, opts: &Options) -> Result<Reply, Failure> {
                 "errors": report.errors,
                 "warnings": report.warnings,
             });
-            Ok(Reply {
-                text,
-                json,
-                status: if valid { 0 } else { 1 },
-            })
+            Ok(Reply { text, json, status: if valid { 0 } else { 1 } })
         }
-        other => Err(Failure::new(format!(
-            "Command {} needs the daemon",
-            other.name()
-        ))),
+        Command::ScriptList => {
+            let dir = Paths::from_env().events_dir();
+            let list = scripts::list(&dir).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => no_event_dir(),
+                _ => Failure::new(format!("Failed to read {}: {e}", dir.display())),
+            })?;
+            let rows: Vec<(String, bool)> = list.into_iter().map(|s| (s.name, s.enabled)).collect();
+            let text = match opts.output {
+                OutputMode::Machine { sep } => format::script_list_machine(&rows, sep),
+                _ => format::script_list_human(&rows),
+            };
+            Ok(Reply::new(text, format::script_list_json(&rows)))
+        }
+        Command::ScriptSwitch { name, enable } => {
+            let dir = Paths::from_env().events_dir();
+            scripts::switch(&dir, name, *enable).map_err(|e| match e {
+                SwitchError::NoDir => no_event_dir(),
+                SwitchError::NoScript => {
+                    Failure { message: format!("Script {name} does not exist in {COMPONENT}"), status: ENOENT }
+                }
+                SwitchError::Io(e) => Failure {
+                    message: format!(
+                        "Failed to {} script {name} in {COMPONENT}: {e}",
+                        if *enable { "enable" } else { "disable" }
+                    ),
+                    status: e.raw_os_error().filter(|c| (1..=255).contains(c)).unwrap_or(1),
+                },
+            })?;
+            Ok(Reply::new(String::new(), json!({ "name": name, "enabled": enable })))
+        }
+        other => Err(Failure::new(format!("Command {} needs the daemon", other.name()))),
     }
 }
 
+fn no_event_dir() -> Failure {
+    Failure { message: format!("Event dir for {COMPONENT} does not exist"), status: ENOENT }
+}
+
+/// A reply whose only text is `message` on standard output, for the
+/// results CTDB's event tool prints there (`Event X in legacy failed`...);
+/// with `--json`, `{"error": message, "status": status}`.
+fn stdout_result(message: String, status: i32) -> Reply {
+    Reply { text: vec![(Stream::Stdout, line(&message))], json: json!({ "error": message, "status": status }), status }
+}
+
 fn read_nodes(file: &Path) -> Result<Nodes, Failure> {
-    Nodes::load(file).map_err(|e: ConfigError| {
-        Failure::new(format!(
-            "{e}\nFailed to read nodes from \"{}\"",
-            file.display()
-        ))
-    })
+    Nodes::load(file)
+        .map_err(|e: ConfigError| Failure::new(format!("{e}\nFailed to read nodes from \"{}\"", file.display())))
 }
 
 struct Ctx<'a> {
@@ -242,10 +254,7 @@ impl Ctx<'_> {
     /// `-n PNN` checks, against the local node map.
     fn check_target(&mut self, cmd: &Command, pnn: Pnn) -> Result<(), Failure> {
         if cmd.kind() == Kind::Local && pnn != self.local {
-            return Err(Failure::new(format!(
-                "Node cannot be specified for command {}",
-                cmd.name()
-            )));
+            return Err(Failure::new(format!("Node cannot be specified for command {}", cmd.name())));
         }
         let map = self.client.nodemap(Pnn::CURRENT)?;
         check_node(&map, pnn)
@@ -295,10 +304,7 @@ impl Ctx<'_> {
             }
         }
         if self.opts.output == OutputMode::Json {
-            write_to(
-                Stream::Stdout,
-                &format::json_text(&json!({ "nodes": json })),
-            );
+            write_to(Stream::Stdout, &format::json_text(&json!({ "nodes": json })));
         }
         status
     }
@@ -343,32 +349,20 @@ impl Ctx<'_> {
             }
             Command::ListVars => {
                 let vars = self.client.tunables(dest)?;
-                Ok(Reply::new(
-                    format::listvars_human(&vars),
-                    format::listvars_json(&vars),
-                ))
+                Ok(Reply::new(format::listvars_human(&vars), format::listvars_json(&vars)))
             }
             Command::GetVar { typed, tunable } => {
                 let raw = self.client.tunable(dest, tunable.name())?;
                 let value = rctdb_config::format_tunable(*tunable, raw);
-                Ok(Reply::new(
-                    format::tunable_line(typed, &value),
-                    format::getvar_json(*tunable, raw),
-                ))
+                Ok(Reply::new(format::tunable_line(typed, &value), format::getvar_json(*tunable, raw)))
             }
             Command::SetVar { tunable, value } => {
                 self.client.set_tunable(dest, tunable.name(), value)?;
-                Ok(Reply::new(
-                    String::new(),
-                    json!({ "name": tunable.name(), "value": value }),
-                ))
+                Ok(Reply::new(String::new(), json!({ "name": tunable.name(), "value": value })))
             }
             Command::GetDebug => {
                 let level = self.client.debug_level(dest)?;
-                Ok(Reply::new(
-                    format!("{level}\n"),
-                    json!({ "level": level.name() }),
-                ))
+                Ok(Reply::new(format!("{level}\n"), json!({ "level": level.name() })))
             }
             Command::SetDebug(level) => {
                 self.client.set_debug_level(dest, *level)?;
@@ -379,16 +373,10 @@ impl Ctx<'_> {
             Command::RunState(wanted) => {
                 let rs = self.client.runstate(dest)?;
                 if !wanted.is_empty() && !wanted.contains(&rs) {
-                    return Err(Failure::new(format!(
-                        "CTDB not in required run state (got {})",
-                        rs.name()
-                    )));
+                    return Err(Failure::new(format!("CTDB not in required run state (got {})", rs.name())));
                 }
                 let raw = RunState::ALL.iter().position(|r| *r == rs).unwrap_or(0);
-                Ok(Reply::new(
-                    format!("{}\n", rs.name()),
-                    json!({ "runstate": rs.name(), "runstate_raw": raw }),
-                ))
+                Ok(Reply::new(format!("{}\n", rs.name()), json!({ "runstate": rs.name(), "runstate_raw": raw })))
             }
             Command::GetPid => {
                 let pid = self.client.pid(dest)?;
@@ -396,14 +384,69 @@ impl Ctx<'_> {
             }
             Command::Leader => {
                 let leader = self.client.leader(dest)?;
-                Ok(Reply::new(
-                    format::leader_text(leader),
-                    json!({ "leader": leader.0 }),
-                ))
+                Ok(Reply::new(format::leader_text(leader), json!({ "leader": leader.0 })))
             }
-            Command::ListNodes | Command::Version | Command::ConfigValidate(_) => {
-                offline(cmd, self.opts)
+            Command::EventRun { timeout, event, args } => self.event_run(dest, *timeout, *event, args),
+            Command::EventStatus(event) => self.event_status(dest, *event),
+            Command::ScriptStatus(event) => {
+                // `scriptstatus` shows what `event status` shows but always
+                // exits 0, whatever happened.
+                let reply = match self.event_status(dest, *event) {
+                    Ok(r) => r,
+                    Err(f) => Reply {
+                        text: vec![(Stream::Stderr, line(&f.message))],
+                        json: json!({ "error": f.message, "status": f.status }),
+                        status: 0,
+                    },
+                };
+                Ok(Reply { status: 0, ..reply })
             }
+            Command::ListNodes
+            | Command::Version
+            | Command::ConfigValidate(_)
+            | Command::ScriptList
+            | Command::ScriptSwitch { .. } => offline(cmd, self.opts),
+        }
+    }
+
+    /// The run in the selected output form; `human` is the human text.
+    fn event_reply(&self, run: &EventRun, human: String, status: i32) -> Reply {
+        let text = match self.machine_sep() {
+            Some(sep) => format::event_status_machine(run, sep),
+            None => human,
+        };
+        Reply { text: vec![(Stream::Stdout, text)], json: format::event_status_json(run), status }
+    }
+
+    /// `event run`: wait for the event, at least its timeout plus slack.
+    fn event_run(&mut self, dest: Pnn, timeout: Duration, event: Event, args: &[String]) -> Result<Reply, Failure> {
+        let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX).max(1);
+        let control = Control::RunEvent { event, args: args.to_vec(), timeout_ms: Some(timeout_ms) };
+        self.client.set_timeout(self.opts.timeout.max(timeout + EVENT_RUN_SLACK));
+        let result = self.client.control(dest, control);
+        self.client.set_timeout(self.opts.timeout);
+        match result {
+            Ok(ReplyData::EventRun(run)) => Ok(match format::event_run_failure(&run) {
+                None => self.event_reply(&run, String::new(), 0),
+                Some((message, status)) => self.event_reply(&run, line(&message), status),
+            }),
+            Ok(_) => Err(Failure::new("Control RUN_EVENT got an unexpected reply")),
+            Err(ClientError::Control { err, .. }) if err.code == ECANCELED => Ok(stdout_result(err.message, ECANCELED)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// `event status`: the last run; exit status = its result.
+    fn event_status(&mut self, dest: Pnn, event: Event) -> Result<Reply, Failure> {
+        match self.client.control(dest, Control::GetEventStatus(event)) {
+            Ok(ReplyData::EventRun(run)) => {
+                let human = format::event_status_human(&run, rctdb_sys::ctime);
+                Ok(self.event_reply(&run, human, format::event_result(&run)))
+            }
+            Ok(_) => Err(Failure::new("Control GET_EVENT_STATUS got an unexpected reply")),
+            // `Event X has never run in legacy`: CTDB prints it on stdout.
+            Err(ClientError::Control { err, .. }) if err.code == EINVAL => Ok(stdout_result(err.message, EINVAL)),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -427,11 +470,7 @@ impl Ctx<'_> {
             None => format::nodestatus_human(&map, &selected, *sel == NodeSelection::All),
         };
         let json = json!({ "node_status": format::node_status_json(&map, &selected) });
-        Ok(Reply {
-            text: vec![(Stream::Stdout, text)],
-            json,
-            status: format::nodestatus_exit(&selected),
-        })
+        Ok(Reply { text: vec![(Stream::Stdout, text)], json, status: format::nodestatus_exit(&selected) })
     }
 
     fn shutdown(&mut self, pnn: Pnn) -> Result<Reply, Failure> {
@@ -442,30 +481,21 @@ impl Ctx<'_> {
             Err(ClientError::Closed) if local => {}
             Err(e) => {
                 let f = Failure::from(e);
-                return Err(Failure {
-                    message: format!("{}\nUnable to shutdown node {pnn}", f.message),
-                    ..f
-                });
+                return Err(Failure { message: format!("{}\nUnable to shutdown node {pnn}", f.message), ..f });
             }
         }
         if local {
             // Wait for the daemon to close the socket; -T bounds the wait.
             while self.client.recv_message(Duration::from_millis(500)).is_ok() {}
         }
-        Ok(Reply::new(
-            String::new(),
-            json!({ "pnn": pnn.0, "shutdown": true }),
-        ))
+        Ok(Reply::new(String::new(), json!({ "pnn": pnn.0, "shutdown": true })))
     }
 
     fn reloadnodes(&mut self) -> Result<Reply, Failure> {
         let file = read_nodes(&Paths::from_env().nodes_file())?;
         let running = self.client.nodemap(Pnn::CURRENT)?;
-        let connected: Vec<Pnn> = running
-            .present()
-            .filter(|n| !n.flags.contains(NodeFlags::DISCONNECTED))
-            .map(|n| n.pnn)
-            .collect();
+        let connected: Vec<Pnn> =
+            running.present().filter(|n| !n.flags.contains(NodeFlags::DISCONNECTED)).map(|n| n.pnn).collect();
         let mut remote = Vec::new();
         for &p in &connected {
             match self.client.nodes_file(self.dest(p)) {
@@ -473,10 +503,7 @@ impl Ctx<'_> {
                 Err(e) => {
                     let f = Failure::from(e);
                     return Err(Failure {
-                        message: format!(
-                            "{}\nERROR: Failed to get nodes file from node {p}",
-                            f.message
-                        ),
+                        message: format!("{}\nERROR: Failed to get nodes file from node {p}", f.message),
                         ..f
                     });
                 }
@@ -484,11 +511,7 @@ impl Ctx<'_> {
         }
         let check = reload::check(self.local, &file, &running, &remote);
         let mut messages: Vec<String> = check.lines.iter().map(|l| l.text.clone()).collect();
-        let mut text: Vec<(Stream, String)> = check
-            .lines
-            .iter()
-            .map(|l| (l.stream, line(&l.text)))
-            .collect();
+        let mut text: Vec<(Stream, String)> = check.lines.iter().map(|l| (l.stream, line(&l.text))).collect();
         let mut failed = Vec::new();
         let (result, status) = match check.verdict {
             Verdict::Error => ("error", 1),
@@ -526,14 +549,8 @@ fn check_node(map: &NodeMap, pnn: Pnn) -> Result<(), Failure> {
     let Some(node) = map.get(pnn) else {
         return Err(Failure::new(format!("Node {pnn} does not exist")));
     };
-    if node
-        .flags
-        .intersects(NodeFlags(NodeFlags::DISCONNECTED.0 | NodeFlags::DELETED.0))
-    {
-        return Err(Failure::new(format!(
-            "Node {pnn} has status {}",
-            node.flags
-        )));
+    if node.flags.intersects(NodeFlags(NodeFlags::DISCONNECTED.0 | NodeFlags::DELETED.0)) {
+        return Err(Failure::new(format!("Node {pnn} has status {}", node.flags)));
     }
     Ok(())
 }
@@ -546,26 +563,10 @@ mod tests {
     fn map() -> NodeMap {
         NodeMap {
             nodes: vec![
-                NodeInfo {
-                    pnn: Pnn(0),
-                    addr: "10.0.0.1".parse().unwrap(),
-                    flags: NodeFlags(0),
-                },
-                NodeInfo {
-                    pnn: Pnn(1),
-                    addr: "10.0.0.2".parse().unwrap(),
-                    flags: NodeFlags(0x03),
-                },
-                NodeInfo {
-                    pnn: Pnn(2),
-                    addr: "0.0.0.0".parse().unwrap(),
-                    flags: NodeFlags(0x10),
-                },
-                NodeInfo {
-                    pnn: Pnn(3),
-                    addr: "10.0.0.4".parse().unwrap(),
-                    flags: NodeFlags(0x0a),
-                },
+                NodeInfo { pnn: Pnn(0), addr: "10.0.0.1".parse().unwrap(), flags: NodeFlags(0) },
+                NodeInfo { pnn: Pnn(1), addr: "10.0.0.2".parse().unwrap(), flags: NodeFlags(0x03) },
+                NodeInfo { pnn: Pnn(2), addr: "0.0.0.0".parse().unwrap(), flags: NodeFlags(0x10) },
+                NodeInfo { pnn: Pnn(3), addr: "10.0.0.4".parse().unwrap(), flags: NodeFlags(0x0a) },
             ],
         }
     }
@@ -575,47 +576,18 @@ mod tests {
         let m = map();
         assert_eq!(check_node(&m, Pnn(0)), Ok(()));
         assert_eq!(check_node(&m, Pnn(3)), Ok(()));
-        assert_eq!(
-            check_node(&m, Pnn(7)),
-            Err(Failure::new("Node 7 does not exist"))
-        );
-        assert_eq!(
-            check_node(&m, Pnn(1)),
-            Err(Failure::new(
-                "Node 1 has status DISCONNECTED|UNHEALTHY|INACTIVE"
-            ))
-        );
-        assert_eq!(
-            check_node(&m, Pnn(2)),
-            Err(Failure::new("Node 2 has status DELETED|INACTIVE"))
-        );
+        assert_eq!(check_node(&m, Pnn(7)), Err(Failure::new("Node 7 does not exist")));
+        assert_eq!(check_node(&m, Pnn(1)), Err(Failure::new("Node 1 has status DISCONNECTED|UNHEALTHY|INACTIVE")));
+        assert_eq!(check_node(&m, Pnn(2)), Err(Failure::new("Node 2 has status DELETED|INACTIVE")));
     }
 
     #[test]
     fn client_errors_map_to_exit_status() {
         let f = Failure::from(ClientError::Timeout { control: "PING" });
-        assert_eq!(
-            f,
-            Failure {
-                message: "Control PING timed out".into(),
-                status: 110
-            }
-        );
-        let f = Failure::from(ClientError::Control {
-            control: "GET_TUNABLE",
-            err: ControlError::new(22, "bad value"),
-        });
-        assert_eq!(
-            f,
-            Failure {
-                message: "bad value".into(),
-                status: 22
-            }
-        );
-        let f = Failure::from(ClientError::Control {
-            control: "X",
-            err: ControlError::new(-1, "failed"),
-        });
+        assert_eq!(f, Failure { message: "Control PING timed out".into(), status: 110 });
+        let f = Failure::from(ClientError::Control { control: "GET_TUNABLE", err: ControlError::new(22, "bad value") });
+        assert_eq!(f, Failure { message: "bad value".into(), status: 22 });
+        let f = Failure::from(ClientError::Control { control: "X", err: ControlError::new(-1, "failed") });
         assert_eq!(f.status, 1);
         assert_eq!(Failure::from(ClientError::Closed).status, 1);
     }

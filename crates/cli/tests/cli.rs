@@ -3,8 +3,8 @@
 //! state, and records what it was asked. Each test is a few lines.
 
 use rctdb_protocol::{
-    encode, Control, ControlError, ControlReply, DebugLevel, FrameBuffer, Generation, NodeFlags,
-    NodeInfo, NodeMap, Packet, Pnn, RecMode, ReplyData, RunState, Uptime, VnnMap,
+    encode, Control, ControlError, ControlReply, DebugLevel, Event, EventRun, FrameBuffer, Generation, NodeFlags,
+    NodeInfo, NodeMap, Packet, Pnn, RecMode, ReplyData, RunState, ScriptRun, ScriptStatus, Uptime, VnnMap,
 };
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -29,6 +29,14 @@ struct Cluster {
     /// Controls executed, `(node, name)`.
     log: Vec<(u32, &'static str)>,
     debug: DebugLevel,
+    /// `RUN_EVENT` answers per event (default: a run with no scripts).
+    run_replies: HashMap<Event, Result<EventRun, ControlError>>,
+    /// `GET_EVENT_STATUS` answers (default: never run).
+    status_replies: HashMap<Event, EventRun>,
+    /// How long `RUN_EVENT` takes to answer.
+    run_delay: Duration,
+    /// `RUN_EVENT` requests, `(event, args, timeout_ms)`.
+    runs: Vec<(Event, Vec<String>, Option<u64>)>,
 }
 
 fn node_map(spec: &[(&str, u32)]) -> NodeMap {
@@ -36,27 +44,15 @@ fn node_map(spec: &[(&str, u32)]) -> NodeMap {
         nodes: spec
             .iter()
             .enumerate()
-            .map(|(i, &(a, f))| NodeInfo {
-                pnn: Pnn(i as u32),
-                addr: a.parse().unwrap(),
-                flags: NodeFlags(f),
-            })
+            .map(|(i, &(a, f))| NodeInfo { pnn: Pnn(i as u32), addr: a.parse().unwrap(), flags: NodeFlags(f) })
             .collect(),
     }
 }
 
 /// Three nodes; node 2 is down. Every node sees the same map.
 fn three_nodes() -> Cluster {
-    let m = node_map(&[
-        ("192.168.20.41", 0),
-        ("192.168.20.42", 0x02),
-        ("192.168.20.43", 0x03),
-    ]);
-    let file = node_map(&[
-        ("192.168.20.41", 0),
-        ("192.168.20.42", 0),
-        ("192.168.20.43", 0),
-    ]);
+    let m = node_map(&[("192.168.20.41", 0), ("192.168.20.42", 0x02), ("192.168.20.43", 0x03)]);
+    let file = node_map(&[("192.168.20.41", 0), ("192.168.20.42", 0), ("192.168.20.43", 0)]);
     Cluster {
         local: 0,
         maps: (0..3).map(|p| (p, m.clone())).collect(),
@@ -65,6 +61,10 @@ fn three_nodes() -> Cluster {
         hang: Vec::new(),
         log: Vec::new(),
         debug: DebugLevel::Notice,
+        run_replies: HashMap::new(),
+        status_replies: HashMap::new(),
+        run_delay: Duration::ZERO,
+        runs: Vec::new(),
     }
 }
 
@@ -77,17 +77,9 @@ impl Cluster {
         }
         let local_map = &self.maps[&self.local];
         match local_map.get(Pnn(node)) {
-            None => {
-                return Some(Err(ControlError::new(
-                    2,
-                    format!("Node {node} does not exist"),
-                )))
-            }
+            None => return Some(Err(ControlError::new(2, format!("Node {node} does not exist")))),
             Some(n) if n.flags.contains(NodeFlags::DISCONNECTED) => {
-                return Some(Err(ControlError::new(
-                    107,
-                    format!("Node {node} is disconnected"),
-                )))
+                return Some(Err(ControlError::new(107, format!("Node {node} is disconnected"))))
             }
             _ => {}
         }
@@ -95,10 +87,9 @@ impl Cluster {
             Control::Ping => ReplyData::Ping { num_clients: 3 },
             Control::GetPnn => ReplyData::Pnn(Pnn(node)),
             Control::GetNodeMap => ReplyData::NodeMap(self.maps[&node].clone()),
-            Control::GetVnnMap => ReplyData::VnnMap(VnnMap {
-                generation: Generation(654321),
-                map: vec![Pnn(0), Pnn(1)],
-            }),
+            Control::GetVnnMap => {
+                ReplyData::VnnMap(VnnMap { generation: Generation(654321), map: vec![Pnn(0), Pnn(1)] })
+            }
             Control::GetRecMode => ReplyData::RecMode(RecMode::Normal),
             Control::GetRunState => ReplyData::RunState(self.runstate),
             Control::GetLeader => ReplyData::Pnn(Pnn(0)),
@@ -114,21 +105,25 @@ impl Cluster {
                 last_recovery_started_us: 1_256_751_920_751_448,
                 last_recovery_finished_us: 1_256_751_923_000_000,
             }),
-            Control::ListTunables => ReplyData::Tunables(vec![
-                ("ControlTimeout".into(), 60_000),
-                ("EnableBans".into(), 1),
-            ]),
+            Control::ListTunables => {
+                ReplyData::Tunables(vec![("ControlTimeout".into(), 60_000), ("EnableBans".into(), 1)])
+            }
             Control::GetTunable(name) if name == "EnableBans" => ReplyData::Tunable(1),
-            Control::GetTunable(name) => {
-                return Some(Err(ControlError::new(
-                    22,
-                    format!("No such tunable {name}"),
-                )))
-            }
-            Control::SetTunable { .. } | Control::ReloadNodesFile | Control::Shutdown => {
-                ReplyData::None
-            }
+            Control::GetTunable(name) => return Some(Err(ControlError::new(22, format!("No such tunable {name}")))),
+            Control::SetTunable { .. } | Control::ReloadNodesFile | Control::Shutdown => ReplyData::None,
             Control::GetNodesFile => ReplyData::NodeMap(self.nodes_files[&node].clone()),
+            Control::RunEvent { event, args, timeout_ms } => {
+                self.runs.push((*event, args.clone(), *timeout_ms));
+                match self.run_replies.get(event) {
+                    Some(Ok(run)) => ReplyData::EventRun(run.clone()),
+                    Some(Err(e)) => return Some(Err(e.clone())),
+                    None => ReplyData::EventRun(event_run(*event, vec![])),
+                }
+            }
+            Control::GetEventStatus(event) => match self.status_replies.get(event) {
+                Some(run) => ReplyData::EventRun(run.clone()),
+                None => return Some(Err(ControlError::new(22, format!("Event {event} has never run in legacy")))),
+            },
             _ => return Some(Err(ControlError::new(95, "not supported"))),
         }))
     }
@@ -203,21 +198,18 @@ fn serve(mut stream: UnixStream, cluster: Arc<Mutex<Cluster>>) {
                 continue;
             };
             let mut c = cluster.lock().unwrap();
-            let node = if req.dest == Pnn::CURRENT {
-                c.local
-            } else {
-                req.dest.0
-            };
+            let node = if req.dest == Pnn::CURRENT { c.local } else { req.dest.0 };
             let Some(result) = c.answer(node, &req.control) else {
                 continue;
             };
             let shutdown_local = req.control == Control::Shutdown && node == c.local;
+            let delay = match req.control {
+                Control::RunEvent { .. } => c.run_delay,
+                _ => Duration::ZERO,
+            };
             drop(c);
-            let reply = Packet::Reply(ControlReply {
-                reqid: req.reqid,
-                src: Pnn(node),
-                result,
-            });
+            std::thread::sleep(delay);
+            let reply = Packet::Reply(ControlReply { reqid: req.reqid, src: Pnn(node), result });
             let _ = stream.write_all(&encode(&reply));
             if shutdown_local {
                 // Like rctdbd: reply, linger a moment, then go away.
@@ -269,14 +261,7 @@ Leader:0
 #[test]
 fn status_of_another_node_uses_its_map() {
     let mut c = three_nodes();
-    c.maps.insert(
-        1,
-        node_map(&[
-            ("192.168.20.41", 0x04),
-            ("192.168.20.42", 0x02),
-            ("192.168.20.43", 0x03),
-        ]),
-    );
+    c.maps.insert(1, node_map(&[("192.168.20.41", 0x04), ("192.168.20.42", 0x02), ("192.168.20.43", 0x03)]));
     let f = Fake::start(c);
     let o = f.rctdb(&["-X", "status", "-n", "1"]);
     assert_eq!(
@@ -295,14 +280,9 @@ fn status_json_is_an_object() {
     let f = Fake::start(three_nodes());
     let o = f.rctdb(&["status", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
-    assert_eq!(
-        v["node_status"]["nodes"]["2"]["flags"]["disconnected"],
-        serde_json::json!(true)
-    );
+    assert_eq!(v["node_status"]["nodes"]["2"]["flags"]["disconnected"], serde_json::json!(true));
     assert_eq!(v["vnn_status"]["generation"], serde_json::json!(654321));
-    assert!(o
-        .stdout
-        .starts_with("{\n  \"node_status\": {\n    \"node_count\": 3,"));
+    assert!(o.stdout.starts_with("{\n  \"node_status\": {\n    \"node_count\": 3,"));
 }
 
 #[test]
@@ -337,20 +317,11 @@ fn nodestatus_exit_codes() {
 fn node_option_is_checked_against_the_local_map() {
     let f = Fake::start(three_nodes());
     let o = f.rctdb(&["-n", "5", "ping"]);
-    assert_eq!(
-        (o.code, o.stdout.as_str(), o.stderr.as_str()),
-        (1, "", "Node 5 does not exist\n")
-    );
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (1, "", "Node 5 does not exist\n"));
     let o = f.rctdb(&["-n", "2", "ping"]);
-    assert_eq!(
-        (o.code, o.stderr.as_str()),
-        (1, "Node 2 has status DISCONNECTED|UNHEALTHY|INACTIVE\n")
-    );
+    assert_eq!((o.code, o.stderr.as_str()), (1, "Node 2 has status DISCONNECTED|UNHEALTHY|INACTIVE\n"));
     let o = f.rctdb(&["-n", "1", "pnn"]);
-    assert_eq!(
-        (o.code, o.stderr.as_str()),
-        (1, "Node cannot be specified for command pnn\n")
-    );
+    assert_eq!((o.code, o.stderr.as_str()), (1, "Node cannot be specified for command pnn\n"));
     assert_eq!(f.rctdb(&["-n", "0", "pnn"]).stdout, "0\n");
 }
 
@@ -358,11 +329,7 @@ fn node_option_is_checked_against_the_local_map() {
 fn ping_and_simple_queries() {
     let f = Fake::start(three_nodes());
     let o = f.rctdb(&["ping", "-n", "1"]);
-    assert!(
-        o.stdout.starts_with("response from 1 time=0."),
-        "{}",
-        o.stdout
-    );
+    assert!(o.stdout.starts_with("response from 1 time=0."), "{}", o.stdout);
     assert!(o.stdout.ends_with(" sec  (3 clients)\n"), "{}", o.stdout);
     assert_eq!(f.rctdb(&["getpid", "-n", "1"]).stdout, "4243\n");
     assert_eq!(f.rctdb(&["leader"]).stdout, "0\n");
@@ -370,28 +337,16 @@ fn ping_and_simple_queries() {
     assert_eq!(f.rctdb(&["runstate"]).stdout, "RUNNING\n");
     assert_eq!(f.rctdb(&["runstate", "startup", "running"]).code, 0);
     let o = f.rctdb(&["runstate", "startup"]);
-    assert_eq!(
-        (o.code, o.stderr.as_str()),
-        (1, "CTDB not in required run state (got RUNNING)\n")
-    );
-    assert_eq!(
-        f.rctdb(&["version"]).stdout,
-        format!("rctdb version {}\n", env!("CARGO_PKG_VERSION"))
-    );
+    assert_eq!((o.code, o.stderr.as_str()), (1, "CTDB not in required run state (got RUNNING)\n"));
+    assert_eq!(f.rctdb(&["version"]).stdout, format!("rctdb version {}\n", env!("CARGO_PKG_VERSION")));
 }
 
 #[test]
 fn all_nodes_in_turn() {
     let f = Fake::start(three_nodes());
     let o = f.rctdb(&["-n", "all", "getpid"]);
-    assert_eq!(
-        o.stdout,
-        ">> NODE: 0 <<\n4242\n\n>> NODE: 1 <<\n4243\n\n>> NODE: 2 <<\n"
-    );
-    assert_eq!(
-        o.stderr,
-        "Node 2 has status DISCONNECTED|UNHEALTHY|INACTIVE\n"
-    );
+    assert_eq!(o.stdout, ">> NODE: 0 <<\n4242\n\n>> NODE: 1 <<\n4243\n\n>> NODE: 2 <<\n");
+    assert_eq!(o.stderr, "Node 2 has status DISCONNECTED|UNHEALTHY|INACTIVE\n");
     assert_eq!(o.code, 1);
     let o = f.rctdb(&["-n", "all", "getpid", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
@@ -415,20 +370,11 @@ Duration of last recovery/failover: 2.248552 seconds
 #[test]
 fn tunables_and_debug() {
     let f = Fake::start(three_nodes());
-    assert_eq!(
-        f.rctdb(&["getvar", "enablebans"]).stdout,
-        "enablebans                 = 1\n"
-    );
+    assert_eq!(f.rctdb(&["getvar", "enablebans"]).stdout, "enablebans                 = 1\n");
     let o = f.rctdb(&["getvar", "NoSuchTunable"]);
-    assert_eq!(
-        (o.code, o.stdout.as_str(), o.stderr.as_str()),
-        (1, "No such tunable NoSuchTunable\n", "")
-    );
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (1, "No such tunable NoSuchTunable\n", ""));
     let o = f.rctdb(&["listvars"]);
-    assert_eq!(
-        o.stdout,
-        "ControlTimeout             = 60\nEnableBans                 = 1\n"
-    );
+    assert_eq!(o.stdout, "ControlTimeout             = 60\nEnableBans                 = 1\n");
     let o = f.rctdb(&["setvar", "EnableBans", "0"]);
     assert_eq!((o.code, o.stdout.as_str()), (0, ""));
     assert_eq!(f.rctdb(&["setdebug", "2"]).code, 0);
@@ -446,10 +392,7 @@ fn control_error_exit_status() {
     c.hang.push("GET_PID");
     let f = Fake::start(c);
     let o = f.rctdb(&["-t", "0.2", "getpid"]);
-    assert_eq!(
-        (o.code, o.stderr.as_str()),
-        (110, "Control GET_PID timed out\n")
-    );
+    assert_eq!((o.code, o.stderr.as_str()), (110, "Control GET_PID timed out\n"));
 }
 
 #[test]
@@ -460,10 +403,7 @@ fn maximum_runtime() {
     let start = Instant::now();
     let o = f.rctdb(&["-T", "0.3", "getpid"]);
     assert!(start.elapsed() < Duration::from_secs(5));
-    assert_eq!(
-        (o.code, o.stderr.as_str()),
-        (1, "Maximum runtime exceeded - exiting\n")
-    );
+    assert_eq!((o.code, o.stderr.as_str()), (1, "Maximum runtime exceeded - exiting\n"));
 }
 
 #[test]
@@ -487,55 +427,33 @@ fn connection_failure() {
             .unwrap(),
     );
     assert_eq!(o.code, 1);
-    assert_eq!(
-        o.stderr,
-        format!(
-            "Failed to connect to rctdbd ({})\n",
-            f.dir.join("nonexistent.socket").display()
-        )
-    );
+    assert_eq!(o.stderr, format!("Failed to connect to rctdbd ({})\n", f.dir.join("nonexistent.socket").display()));
 }
 
 #[test]
 fn unknown_command_and_bad_arguments() {
     let f = Fake::start(three_nodes());
     let o = f.rctdb(&["frobnicate"]);
-    assert_eq!(
-        (o.code, o.stderr.as_str()),
-        (1, "Unknown command 'frobnicate'\n")
-    );
+    assert_eq!((o.code, o.stderr.as_str()), (1, "Unknown command 'frobnicate'\n"));
     assert_eq!(f.rctdb(&["getvar"]).code, 1);
     assert_eq!(f.rctdb(&["status", "extra"]).code, 1);
     assert_eq!(f.rctdb(&["--help"]).code, 0);
-    assert_eq!(
-        f.rctdb(&["-n", "1", "listnodes"]).stderr,
-        "Cannot specify node for command listnodes\n"
-    );
+    assert_eq!(f.rctdb(&["-n", "1", "listnodes"]).stderr, "Cannot specify node for command listnodes\n");
 }
 
 #[test]
 fn listnodes_reads_the_file() {
     let f = Fake::start(three_nodes());
     f.write("nodes", "192.168.20.41\n#192.168.20.42\n\n192.168.20.43\n");
-    assert_eq!(
-        f.rctdb(&["listnodes"]).stdout,
-        "192.168.20.41\n192.168.20.43\n"
-    );
-    assert_eq!(
-        f.rctdb(&["listnodes", "-X"]).stdout,
-        "|0|192.168.20.41|\n|2|192.168.20.43|\n"
-    );
+    assert_eq!(f.rctdb(&["listnodes"]).stdout, "192.168.20.41\n192.168.20.43\n");
+    assert_eq!(f.rctdb(&["listnodes", "-X"]).stdout, "|0|192.168.20.41|\n|2|192.168.20.43|\n");
     f.write("nodes", "192.168.20.41\nbogus\n");
     let o = f.rctdb(&["listnodes"]);
     let file = f.dir.join("nodes");
     assert_eq!(o.code, 1);
     assert_eq!(
         o.stderr,
-        format!(
-            "{}:2: Invalid node address bogus\nFailed to read nodes from \"{}\"\n",
-            file.display(),
-            file.display()
-        )
+        format!("{}:2: Invalid node address bogus\nFailed to read nodes from \"{}\"\n", file.display(), file.display())
     );
 }
 
@@ -557,45 +475,23 @@ fn reloadnodes_no_change() {
 #[test]
 fn reloadnodes_new_node_reloads_connected_nodes() {
     let mut c = three_nodes();
-    let file = node_map(&[
-        ("192.168.20.41", 0),
-        ("192.168.20.42", 0),
-        ("192.168.20.43", 0),
-        ("192.168.20.44", 0),
-    ]);
+    let file = node_map(&[("192.168.20.41", 0), ("192.168.20.42", 0), ("192.168.20.43", 0), ("192.168.20.44", 0)]);
     c.nodes_files = (0..3).map(|p| (p, file.clone())).collect();
     let f = Fake::start(c);
-    f.write(
-        "nodes",
-        "192.168.20.41\n192.168.20.42\n192.168.20.43\n192.168.20.44\n",
-    );
+    f.write("nodes", "192.168.20.41\n192.168.20.42\n192.168.20.43\n192.168.20.44\n");
     let o = f.rctdb(&["reloadnodes"]);
     assert_eq!(o.stdout, "Node 3 is NEW\n");
     assert_eq!(o.code, 0);
-    let reloads: Vec<u32> = f
-        .log()
-        .iter()
-        .filter(|(_, c)| *c == "RELOAD_NODES_FILE")
-        .map(|(n, _)| *n)
-        .collect();
+    let reloads: Vec<u32> = f.log().iter().filter(|(_, c)| *c == "RELOAD_NODES_FILE").map(|(n, _)| *n).collect();
     assert_eq!(reloads, vec![0, 1]);
 }
 
 #[test]
 fn reloadnodes_refuses_differing_files() {
     let f = Fake::start(three_nodes());
-    f.write(
-        "nodes",
-        "192.168.20.41\n192.168.20.42\n192.168.20.43\n192.168.20.44\n",
-    );
+    f.write("nodes", "192.168.20.41\n192.168.20.42\n192.168.20.43\n192.168.20.44\n");
     let o = f.rctdb(&["reloadnodes"]);
-    assert_eq!(
-        (o.code, o.stderr.as_str()),
-        (
-            1,
-            "ERROR: Nodes file on node 0 differs from current node (0)\n"
-        )
-    );
+    assert_eq!((o.code, o.stderr.as_str()), (1, "ERROR: Nodes file on node 0 differs from current node (0)\n"));
 }
 
 #[test]
@@ -604,19 +500,242 @@ fn config_validate_reports_errors() {
     f.write("nodes", "192.168.20.41\n");
     let o = f.rctdb(&["config", "validate"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    assert_eq!(
-        o.stdout,
-        format!("Configuration in {} is valid\n", f.dir.display())
-    );
+    assert_eq!(o.stdout, format!("Configuration in {} is valid\n", f.dir.display()));
     f.write("nodes", "bogus\n");
     let o = f.rctdb(&["config", "validate", f.dir.to_str().unwrap()]);
     assert_eq!(o.code, 1);
-    assert!(
-        o.stderr.contains(":1: Invalid node address bogus"),
-        "{}",
-        o.stderr
-    );
+    assert!(o.stderr.contains(":1: Invalid node address bogus"), "{}", o.stderr);
     let o = f.rctdb(&["config", "validate", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
     assert_eq!(v["valid"], serde_json::json!(false));
+}
+
+/// 2026-08-07 16:29:25 UTC, in microseconds.
+const T0: u64 = 1_786_120_165_000_000;
+
+fn script(name: &str, status: ScriptStatus, offset_ms: u64, output: &str) -> ScriptRun {
+    ScriptRun {
+        name: name.to_string(),
+        status,
+        start_us: T0 + offset_ms * 1000,
+        end_us: T0 + offset_ms * 1000 + 10_000,
+        output: output.to_string(),
+    }
+}
+
+fn event_run(event: Event, scripts: Vec<ScriptRun>) -> EventRun {
+    EventRun { event, args: Vec::new(), start_us: T0, end_us: scripts.last().map(|s| s.end_us).unwrap_or(T0), scripts }
+}
+
+fn monitor_run(last: ScriptStatus, output: &str) -> EventRun {
+    event_run(
+        Event::Monitor,
+        vec![
+            script("00.ctdb", ScriptStatus::Ok, 0, ""),
+            script("01.off", ScriptStatus::Disabled, 10, ""),
+            script("10.interface", last, 10, output),
+        ],
+    )
+}
+
+#[test]
+fn event_run_success_waits_past_the_control_timeout() {
+    let mut c = three_nodes();
+    c.run_replies.insert(Event::Monitor, Ok(monitor_run(ScriptStatus::Ok, "")));
+    c.run_delay = Duration::from_millis(600);
+    let f = Fake::start(c);
+    // -t 0.2 alone would time the control out; event run waits TIMEOUT + 5 s.
+    let o = f.rctdb(&["-t", "0.2", "event", "run", "1.5", "legacy", "monitor"]);
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (0, "", ""));
+    let runs = f.cluster.lock().unwrap().runs.clone();
+    assert_eq!(runs, vec![(Event::Monitor, vec![], Some(1500))]);
+}
+
+#[test]
+fn event_run_passes_arguments_and_prints_json() {
+    let mut c = three_nodes();
+    let mut run = event_run(Event::TakeIp, vec![script("10.interface", ScriptStatus::Ok, 0, "added\n")]);
+    run.args = vec!["eth0".into(), "10.0.0.1".into(), "24".into()];
+    c.run_replies.insert(Event::TakeIp, Ok(run));
+    let f = Fake::start(c);
+    let o = f.rctdb(&["event", "run", "10", "legacy", "takeip", "eth0", "10.0.0.1", "24", "--json"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v["event"], serde_json::json!("takeip"));
+    assert_eq!(v["args"], serde_json::json!(["eth0", "10.0.0.1", "24"]));
+    assert_eq!(v["result"], serde_json::json!(0));
+    assert_eq!(v["scripts"][0]["output"], serde_json::json!("added\n"));
+    let runs = f.cluster.lock().unwrap().runs.clone();
+    assert_eq!(runs[0].1, vec!["eth0", "10.0.0.1", "24"]);
+    assert_eq!(runs[0].2, Some(10_000));
+}
+
+#[test]
+fn event_run_failed_exits_8() {
+    let mut c = three_nodes();
+    c.run_replies.insert(Event::Monitor, Ok(monitor_run(ScriptStatus::Error { code: 1 }, "broken\n")));
+    let f = Fake::start(c);
+    let o = f.rctdb(&["event", "run", "5", "legacy", "monitor"]);
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (8, "Event monitor in legacy failed\n", ""));
+    let o = f.rctdb(&["event", "run", "5", "legacy", "monitor", "-X"]);
+    assert_eq!(o.code, 8);
+    assert_eq!(
+        o.stdout,
+        "|Type|Name|Code|Status|Start|End|Error Output...|
+|monitor|00.ctdb|0|OK|1786120165.000000|1786120165.010000||
+|monitor|01.off|-8|DISABLED|1786120165.010000|1786120165.020000||
+|monitor|10.interface|1|ERROR|1786120165.010000|1786120165.020000|broken|
+"
+    );
+}
+
+#[test]
+fn event_run_timed_out_exits_110() {
+    let mut c = three_nodes();
+    c.run_replies.insert(Event::Monitor, Ok(monitor_run(ScriptStatus::TimedOut, "")));
+    let f = Fake::start(c);
+    let o = f.rctdb(&["event", "run", "0.5", "legacy", "monitor"]);
+    assert_eq!((o.code, o.stdout.as_str()), (110, "Event monitor in legacy timed out\n"));
+}
+
+#[test]
+fn event_run_refused_or_cancelled_by_the_daemon() {
+    let mut c = three_nodes();
+    c.run_replies
+        .insert(Event::Monitor, Err(ControlError::new(16, "Refusing to run event 'monitor' while in recovery")));
+    c.run_replies.insert(Event::Startup, Err(ControlError::new(125, "Event startup in legacy got cancelled")));
+    c.run_replies
+        .insert(Event::TakeIp, Err(ControlError::new(22, "Event takeip takes 3 arguments (IFACE IP MASKBITS), got 0")));
+    let f = Fake::start(c);
+    let o = f.rctdb(&["event", "run", "5", "legacy", "monitor"]);
+    assert_eq!(
+        (o.code, o.stdout.as_str(), o.stderr.as_str()),
+        (16, "", "Refusing to run event 'monitor' while in recovery\n")
+    );
+    let o = f.rctdb(&["event", "run", "5", "legacy", "startup"]);
+    assert_eq!((o.code, o.stdout.as_str()), (125, "Event startup in legacy got cancelled\n"));
+    let o = f.rctdb(&["event", "run", "5", "legacy", "takeip"]);
+    assert_eq!((o.code, o.stderr.as_str()), (22, "Event takeip takes 3 arguments (IFACE IP MASKBITS), got 0\n"));
+}
+
+#[test]
+fn event_run_bad_arguments() {
+    let f = Fake::start(three_nodes());
+    let o = f.rctdb(&["event", "run", "5", "foo", "monitor"]);
+    assert_eq!((o.code, o.stdout.as_str()), (2, "Event dir for foo does not exist\n"));
+    let o = f.rctdb(&["event", "run", "5", "legacy", "bogus"]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.starts_with("Invalid event 'bogus'. Valid events are:\n\tinit | setup"));
+    assert!(!f.log().iter().any(|(_, c)| *c == "RUN_EVENT"));
+}
+
+#[test]
+fn event_status_exit_codes() {
+    let mut c = three_nodes();
+    c.status_replies.insert(Event::Monitor, monitor_run(ScriptStatus::Error { code: 3 }, ""));
+    c.status_replies.insert(Event::TakeIp, monitor_run(ScriptStatus::TimedOut, "slow\n"));
+    c.status_replies.insert(Event::Startup, monitor_run(ScriptStatus::Ok, "one\ntwo\n"));
+    let f = Fake::start(c);
+
+    let o = f.rctdb(&["event", "status", "legacy", "monitor"]);
+    assert_eq!(
+        o.stdout,
+        "00.ctdb              OK         0.010 Fri Aug  7 16:29:25 2026
+01.off               DISABLED  
+10.interface         ERROR      0.010 Fri Aug  7 16:29:25 2026
+  OUTPUT: 
+"
+    );
+    assert_eq!(o.code, 3);
+    let o = f.rctdb(&["event", "status", "legacy", "takeip"]);
+    assert!(o.stdout.ends_with("10.interface         TIMEDOUT   Fri Aug  7 16:29:25 2026\n  OUTPUT: slow\n"));
+    assert_eq!(o.code, 110);
+    let o = f.rctdb(&["event", "status", "legacy", "startup"]);
+    assert!(o.stdout.ends_with("  OUTPUT:\n    one\n    two\n"), "{}", o.stdout);
+    assert_eq!(o.code, 0);
+    let o = f.rctdb(&["event", "status", "legacy", "shutdown"]);
+    assert_eq!((o.code, o.stdout.as_str()), (22, "Event shutdown has never run in legacy\n"));
+    let o = f.rctdb(&["event", "status", "nope", "monitor"]);
+    assert_eq!((o.code, o.stdout.as_str()), (2, "Event dir for nope does not exist\n"));
+
+    let o = f.rctdb(&["event", "status", "legacy", "monitor", "--json"]);
+    assert_eq!(o.code, 3);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v["result"], serde_json::json!(3));
+    assert_eq!(v["scripts"][1]["status"], serde_json::json!("DISABLED"));
+    assert_eq!(v["scripts"][1]["code"], serde_json::json!(-8));
+}
+
+#[test]
+fn scriptstatus_always_exits_0() {
+    let mut c = three_nodes();
+    c.status_replies.insert(Event::Monitor, monitor_run(ScriptStatus::Error { code: 3 }, "bad"));
+    let f = Fake::start(c);
+    let o = f.rctdb(&["scriptstatus"]);
+    assert_eq!(o.code, 0);
+    assert!(o.stdout.ends_with("10.interface         ERROR      0.010 Fri Aug  7 16:29:25 2026\n  OUTPUT: bad\n"));
+    assert_eq!(o.stdout, f.rctdb(&["event", "status", "legacy", "monitor"]).stdout);
+    let o = f.rctdb(&["scriptstatus", "startup"]);
+    assert_eq!((o.code, o.stdout.as_str()), (0, "Event startup has never run in legacy\n"));
+    assert!(f.log().contains(&(0, "GET_EVENT_STATUS")));
+    assert_eq!(f.rctdb(&["scriptstatus", "bogus"]).code, 1);
+}
+
+#[test]
+fn event_scripts_on_files() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = Fake::start(three_nodes());
+    let o = f.rctdb(&["event", "script", "list", "legacy"]);
+    assert_eq!((o.code, o.stderr.as_str()), (2, "Event dir for legacy does not exist\n"));
+
+    let dir = f.dir.join("events/legacy");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mk = |name: &str, mode: u32| {
+        let p = dir.join(name);
+        std::fs::write(&p, "#!/bin/sh\nexit 0\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    mk("00.ctdb", 0o755);
+    mk("10.interface.script", 0o644);
+    mk("05.system", 0o744);
+    mk("README", 0o755);
+    mk("10.interface~", 0o755);
+    mk("20.x.rpmnew", 0o755);
+    mk("20.x.dpkg-old", 0o755);
+    mk("20.x.options", 0o755);
+    std::os::unix::fs::symlink(dir.join("missing"), dir.join("30.dangling")).unwrap();
+
+    let list = |f: &Fake| f.rctdb(&["event", "script", "list", "legacy"]);
+    let o = list(&f);
+    assert_eq!((o.code, o.stderr.as_str()), (0, ""));
+    assert_eq!(o.stdout, "* 00.ctdb\n* 05.system\n  10.interface\n  30.dangling\n");
+    assert_eq!(
+        f.rctdb(&["-X", "event", "script", "list", "legacy"]).stdout,
+        "|Name|Enabled|\n|00.ctdb|1|\n|05.system|1|\n|10.interface|0|\n|30.dangling|0|\n"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&f.rctdb(&["--json", "event", "script", "list", "legacy"]).stdout).unwrap();
+    assert_eq!(v[2], serde_json::json!({"name": "10.interface", "enabled": false}));
+
+    let o = f.rctdb(&["event", "script", "enable", "legacy", "10.interface"]);
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (0, "", ""));
+    let mode = |name: &str| std::fs::metadata(dir.join(name)).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode("10.interface.script"), 0o755);
+    let o = f.rctdb(&["event", "script", "disable", "legacy", "00.ctdb"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(mode("00.ctdb"), 0o644);
+    assert_eq!(list(&f).stdout, "  00.ctdb\n* 05.system\n* 10.interface\n  30.dangling\n");
+    // Disabling a dangling symlink: already disabled.
+    assert_eq!(f.rctdb(&["event", "script", "disable", "legacy", "30.dangling"]).code, 0);
+
+    let o = f.rctdb(&["event", "script", "enable", "legacy", "99.nothere"]);
+    assert_eq!((o.code, o.stderr.as_str()), (2, "Script 99.nothere does not exist in legacy\n"));
+    let o = f.rctdb(&["event", "script", "enable", "legacy", "30.dangling"]);
+    assert_eq!((o.code, o.stderr.as_str()), (2, "Script 30.dangling does not exist in legacy\n"));
+    let o = f.rctdb(&["event", "script", "disable", "legacy", "README"]);
+    assert_eq!((o.code, o.stderr.as_str()), (22, "Script README is invalid in legacy\n"));
+    let o = f.rctdb(&["event", "script", "list", "other"]);
+    assert_eq!((o.code, o.stderr.as_str()), (2, "Event dir for other does not exist\n"));
+    // No daemon was involved.
+    assert!(f.log().is_empty());
 }
