@@ -137,6 +137,20 @@ pub enum Control {
     GetEventStatus(Event),
     /// Set this node's recovery mode.
     SetRecMode(RecMode),
+    /// Install a new VNN map (and its generation) on this node.
+    SetVnnMap(VnnMap),
+    /// Replies [`ReplyData::Reclock`]: the configured cluster lock.
+    GetReclock,
+    /// Ban this node for that many seconds; 0 lifts a ban.
+    SetBanState { seconds: u32 },
+    /// Stop this node (STOPPED: out of the cluster until CONTINUE).
+    StopNode,
+    /// Clear STOPPED.
+    ContinueNode,
+    /// Set PERMANENTLY_DISABLED: may not host public addresses.
+    DisableNode,
+    /// Clear PERMANENTLY_DISABLED.
+    EnableNode,
 }
 
 impl Control {
@@ -165,6 +179,13 @@ impl Control {
             Control::RunEvent { .. } => "RUN_EVENT",
             Control::GetEventStatus(_) => "GET_EVENT_STATUS",
             Control::SetRecMode(_) => "SET_RECMODE",
+            Control::SetVnnMap(_) => "SETVNNMAP",
+            Control::GetReclock => "GET_RECLOCK_FILE",
+            Control::SetBanState { .. } => "SET_BAN_STATE",
+            Control::StopNode => "STOP_NODE",
+            Control::ContinueNode => "CONTINUE_NODE",
+            Control::DisableNode => "DISABLE_NODE",
+            Control::EnableNode => "ENABLE_NODE",
         }
     }
 }
@@ -190,6 +211,8 @@ pub enum ReplyData {
     /// A raw tunable value; timing tunables are in milliseconds.
     Tunable(u64),
     EventRun(EventRun),
+    /// The cluster lock as configured (`!helper args` or a file), if any.
+    Reclock(Option<String>),
 }
 
 /// Well-known service ids (CTDB's values where CTDB has one).

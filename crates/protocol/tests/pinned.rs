@@ -157,6 +157,13 @@ fn controls() -> Vec<(Control, &'static str)> {
         ),
         (Control::GetEventStatus(Event::Monitor), "5243544401000000 0e000000 0107ffffffff0f818080800f1408"),
         (Control::SetRecMode(RecMode::Active), "5243544401000000 0e000000 0107ffffffff0f818080800f1501"),
+        (Control::SetVnnMap(VnnMap { generation: Generation(0x1f2e_3d4c), map: vec![Pnn(0), Pnn(2)] }), "5243544401000000 15000000 0107ffffffff0f818080800f16ccfab8f901020002"),
+        (Control::GetReclock, "5243544401000000 0d000000 0107ffffffff0f818080800f17"),
+        (Control::SetBanState { seconds: 300 }, "5243544401000000 0f000000 0107ffffffff0f818080800f18ac02"),
+        (Control::StopNode, "5243544401000000 0d000000 0107ffffffff0f818080800f19"),
+        (Control::ContinueNode, "5243544401000000 0d000000 0107ffffffff0f818080800f1a"),
+        (Control::DisableNode, "5243544401000000 0d000000 0107ffffffff0f818080800f1b"),
+        (Control::EnableNode, "5243544401000000 0d000000 0107ffffffff0f818080800f1c"),
     ]
 }
 
@@ -184,6 +191,7 @@ fn replies() -> Vec<(ReplyData, &'static str)> {
         (ReplyData::Tunables(vec![("KeepaliveInterval".into(), 5000), ("KeepaliveLimit".into(), 5)]), "5243544401000000 2a000000 020702000a02114b656570616c697665496e74657276616c88270e4b656570616c6976654c696d697405"),
         (ReplyData::Tunable(300), "5243544401000000 07000000 020702000bac02"),
         (ReplyData::EventRun(sample_event_run()), "5243544401000000 63000000 020702000c08008080f9c0c1c4820390a188c1c1c48203020730302e63746462008080f9c0c1c48203a08dffc0c1c48203000c31302e696e746572666163650102a08dffc0c1c4820390a188c1c1c48203114552524f523a206574683020646f776e0a"),
+        (ReplyData::Reclock(Some("!/usr/libexec/ctdb/ctdb_mutex_fcntl_helper /clusterfs/.ctdb/reclock".into())), "5243544401000000 4a000000 020702000d0143212f7573722f6c6962657865632f637464622f637464625f6d757465785f66636e746c5f68656c706572202f636c757374657266732f2e637464622f7265636c6f636b"),
     ]
 }
 
@@ -324,7 +332,7 @@ fn script_statuses() -> Vec<(ScriptStatus, &'static str)> {
 }
 
 /// Cases beyond one-per-variant: payload shapes the tables above leave
-/// out (an absent `Option`, a negative exit code, empty and several-argument
+/// out (absent `Option`s, a negative exit code, empty and several-argument
 /// lists), and messages on the srvids whose payload layout is fixed.
 fn extra_packets() -> Vec<(Packet, &'static str)> {
     vec![
@@ -363,6 +371,10 @@ fn extra_packets() -> Vec<(Packet, &'static str)> {
                 data: [1u32.to_le_bytes(), 0x02u32.to_le_bytes()].concat(),
             }),
             "5243544401000000 1a000000 038080808080808080f40101848080800f080100000002000000",
+        ),
+        (
+            reply(ReplyData::Reclock(None)),
+            "5243544401000000 06000000 020702000d00",
         ),
     ]
 }
@@ -522,6 +534,13 @@ fn control_position(c: &Control) -> usize {
         Control::RunEvent { .. } => 19,
         Control::GetEventStatus(_) => 20,
         Control::SetRecMode(_) => 21,
+        Control::SetVnnMap(_) => 22,
+        Control::GetReclock => 23,
+        Control::SetBanState { .. } => 24,
+        Control::StopNode => 25,
+        Control::ContinueNode => 26,
+        Control::DisableNode => 27,
+        Control::EnableNode => 28,
     }
 }
 
@@ -540,6 +559,7 @@ fn reply_position(r: &ReplyData) -> usize {
         ReplyData::Tunables(_) => 10,
         ReplyData::Tunable(_) => 11,
         ReplyData::EventRun(_) => 12,
+        ReplyData::Reclock(_) => 13,
     }
 }
 

@@ -57,6 +57,30 @@ proptest! {
         assert_roundtrip(Packet::Reply(ControlReply { reqid, src, result: Ok(ReplyData::EventRun(run)) }));
     }
 
+    /// Recovery and node-state controls, and the reclock reply with and
+    /// without a lock configured.
+    #[test]
+    fn recovery_and_node_state_controls_roundtrip(
+        reqid in any::<u32>(),
+        src in pnn(),
+        map in vnn_map(),
+        seconds in any::<u32>(),
+        reclock in proptest::option::of(".{0,40}"),
+    ) {
+        for control in [
+            Control::SetVnnMap(map),
+            Control::GetReclock,
+            Control::SetBanState { seconds },
+            Control::StopNode,
+            Control::ContinueNode,
+            Control::DisableNode,
+            Control::EnableNode,
+        ] {
+            assert_roundtrip(Packet::Control(ControlRequest { reqid, src, dest: Pnn::CURRENT, control }));
+        }
+        assert_roundtrip(Packet::Reply(ControlReply { reqid, src, result: Ok(ReplyData::Reclock(reclock)) }));
+    }
+
     #[test]
     fn message_roundtrips(m in message()) {
         assert_roundtrip(Packet::Message(m));
@@ -124,6 +148,14 @@ fn strategies_reach_every_variant() {
         })
         .collect();
     assert_eq!(timeouts, BTreeSet::from([false, true]));
+    // Reclock replies with and without a lock configured.
+    let reclocks: BTreeSet<bool> = (0..2000)
+        .filter_map(|_| match reply_data().new_tree(runner).unwrap().current() {
+            ReplyData::Reclock(lock) => Some(lock.is_some()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reclocks, BTreeSet::from([false, true]));
     // Ok and Err replies; IPv4 and IPv6 node addresses.
     assert_eq!(
         tags_seen(control_reply().prop_map(|r| r.result)),

@@ -175,6 +175,13 @@ pub fn control() -> impl Strategy<Value = Control> {
             }),
         event().prop_map(Control::GetEventStatus),
         rec_mode().prop_map(Control::SetRecMode),
+        vnn_map().prop_map(Control::SetVnnMap),
+        Just(Control::GetReclock),
+        any::<u32>().prop_map(|seconds| Control::SetBanState { seconds }),
+        Just(Control::StopNode),
+        Just(Control::ContinueNode),
+        Just(Control::DisableNode),
+        Just(Control::EnableNode),
     ]
 }
 
@@ -193,6 +200,7 @@ pub fn reply_data() -> impl Strategy<Value = ReplyData> {
         vec((text(), any::<u64>()), 0..4).prop_map(ReplyData::Tunables),
         any::<u64>().prop_map(ReplyData::Tunable),
         event_run().prop_map(ReplyData::EventRun),
+        proptest::option::of(text()).prop_map(ReplyData::Reclock),
     ]
 }
 
