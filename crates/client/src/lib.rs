@@ -7,7 +7,7 @@
 #![forbid(unsafe_code)]
 
 use rctdb_protocol::{
-    encode, Control, ControlError, ControlRequest, DebugLevel, FrameBuffer, FrameError, Message,
+    encode, Control, ControlError, ControlRequest, DebugLevel, Event, EventRun, FrameBuffer, FrameError, Message,
     NodeMap, Packet, Pnn, RecMode, ReplyData, RunState, Uptime, VnnMap,
 };
 use std::collections::VecDeque;
@@ -33,10 +33,7 @@ pub enum ClientError {
     #[error("Control {control} timed out")]
     Timeout { control: &'static str },
     #[error("{err}")]
-    Control {
-        control: &'static str,
-        err: ControlError,
-    },
+    Control { control: &'static str, err: ControlError },
     #[error("Control {control} got an unexpected reply")]
     Unexpected { control: &'static str },
 }
@@ -57,9 +54,7 @@ pub fn default_socket_path() -> PathBuf {
     if let Some(s) = std::env::var_os("RCTDB_SOCKET") {
         return PathBuf::from(s);
     }
-    let rundir = std::env::var_os("RCTDB_RUNDIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/run/rctdb"));
+    let rundir = std::env::var_os("RCTDB_RUNDIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/run/rctdb"));
     rundir.join("rctdbd.socket")
 }
 
@@ -75,10 +70,8 @@ pub struct Client {
 impl Client {
     /// Connect to the daemon listening on `path`.
     pub fn connect(path: &Path) -> Result<Client, ClientError> {
-        let stream = UnixStream::connect(path).map_err(|source| ClientError::Connect {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let stream =
+            UnixStream::connect(path).map_err(|source| ClientError::Connect { path: path.to_path_buf(), source })?;
         Ok(Client {
             stream,
             frames: FrameBuffer::new(),
@@ -98,21 +91,14 @@ impl Client {
         let name = control.name();
         let reqid = self.next_reqid;
         self.next_reqid = self.next_reqid.wrapping_add(1).max(1);
-        let req = Packet::Control(ControlRequest {
-            reqid,
-            src: Pnn::UNKNOWN,
-            dest,
-            control,
-        });
+        let req = Packet::Control(ControlRequest { reqid, src: Pnn::UNKNOWN, dest, control });
         self.stream.write_all(&encode(&req))?;
         let deadline = Instant::now() + self.timeout;
         loop {
             match self.next_packet(deadline)? {
                 None => return Err(ClientError::Timeout { control: name }),
                 Some(Packet::Reply(r)) if r.reqid == reqid => {
-                    return r
-                        .result
-                        .map_err(|err| ClientError::Control { control: name, err });
+                    return r.result.map_err(|err| ClientError::Control { control: name, err });
                 }
                 Some(Packet::Message(m)) => self.messages.push_back(m),
                 Some(_) => {}
@@ -121,18 +107,8 @@ impl Client {
     }
 
     /// Send a one-way message through the daemon.
-    pub fn send_message(
-        &mut self,
-        dest: Pnn,
-        srvid: u64,
-        data: Vec<u8>,
-    ) -> Result<(), ClientError> {
-        let m = Packet::Message(Message {
-            srvid,
-            src: Pnn::UNKNOWN,
-            dest,
-            data,
-        });
+    pub fn send_message(&mut self, dest: Pnn, srvid: u64, data: Vec<u8>) -> Result<(), ClientError> {
+        let m = Packet::Message(Message { srvid, src: Pnn::UNKNOWN, dest, data });
         self.stream.write_all(&encode(&m))?;
         Ok(())
     }
@@ -152,6 +128,37 @@ impl Client {
         }
     }
 
+    /// Messages that have already arrived, without waiting. For callers
+    /// that poll the socket themselves (see [`Client::fd`]).
+    pub fn poll_messages(&mut self) -> Result<Vec<Message>, ClientError> {
+        let mut buf = [0u8; 16 * 1024];
+        self.stream.set_nonblocking(true)?;
+        let read = loop {
+            match self.stream.read(&mut buf) {
+                Ok(0) => break Err(ClientError::Closed),
+                Ok(n) => self.frames.extend(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e.into()),
+            }
+        };
+        self.stream.set_nonblocking(false)?;
+        let mut out: Vec<Message> = self.messages.drain(..).collect();
+        while let Some(p) = self.frames.next_packet()? {
+            if let Packet::Message(m) = p {
+                out.push(m);
+            }
+        }
+        read.map(|()| out)
+    }
+
+    /// The socket, for registering with a poller: readable means
+    /// [`Client::poll_messages`] has something to return.
+    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.stream.as_fd()
+    }
+
     /// Next packet from the daemon, or `None` at the deadline.
     fn next_packet(&mut self, deadline: Instant) -> Result<Option<Packet>, ClientError> {
         let mut buf = [0u8; 16 * 1024];
@@ -167,14 +174,7 @@ impl Client {
             match self.stream.read(&mut buf) {
                 Ok(0) => return Err(ClientError::Closed),
                 Ok(n) => self.frames.extend(&buf[..n]),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return Ok(None)
-                }
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => return Ok(None),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e.into()),
             }
@@ -235,4 +235,15 @@ impl Client {
         leader() -> Pnn, Control::GetLeader, ReplyData::Pnn(p) => p);
     typed!(/// Receive messages for `srvid` on this connection.
         register_srvid(srvid: u64) -> (), Control::RegisterSrvid(srvid), ReplyData::None => ());
+    typed!(/// The configured cluster lock, if any.
+        reclock() -> Option<String>, Control::GetReclock, ReplyData::Reclock(r) => r);
+    typed!(/// Set a node's recovery mode.
+        set_recmode(mode: RecMode) -> (), Control::SetRecMode(mode), ReplyData::None => ());
+    typed!(/// Install a VNN map on a node.
+        set_vnnmap(map: VnnMap) -> (), Control::SetVnnMap(map), ReplyData::None => ());
+    typed!(/// Ban a node for `seconds` (0 lifts the ban).
+        set_ban(seconds: u32) -> (), Control::SetBanState { seconds }, ReplyData::None => ());
+    typed!(/// Run an event on a node and wait for it.
+        run_event(event: Event, args: Vec<String>, timeout_ms: Option<u64>) -> EventRun,
+        Control::RunEvent { event, args, timeout_ms }, ReplyData::EventRun(r) => r);
 }

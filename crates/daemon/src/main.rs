@@ -9,11 +9,11 @@
 
 mod events;
 mod liveness;
-mod logging;
 mod monitor;
 mod net;
 mod nodes;
 mod server;
+mod supervisor;
 
 use log::{error, info, warn};
 use rctdb_config::{Conf, LogLocation, Nodes, Paths, Tunables};
@@ -82,7 +82,7 @@ fn start(interactive: bool) -> Result<(), String> {
             ));
         }
     };
-    logging::init("rctdbd", log_file.as_deref(), conf.logging.level)
+    rctdb_logging::init("rctdbd", log_file.as_deref(), conf.logging.level)
         .map_err(|e| format!("cannot start logging: {e}"))?;
     for w in &warnings {
         warn!("{w}");
@@ -126,7 +126,7 @@ fn start(interactive: bool) -> Result<(), String> {
 
     let socket_path = paths.socket();
     let script_env = script_env(&paths, &conf, interactive);
-    let script_log_level = logging::to_level(conf.legacy.script_log_level);
+    let script_log_level = rctdb_logging::to_level(conf.legacy.script_log_level);
     let setup = server::Setup {
         paths,
         nodes,
@@ -138,8 +138,20 @@ fn start(interactive: bool) -> Result<(), String> {
         unix_listener,
         signals: signals_rx,
         sigchld: sigchld_rx,
-        script_env,
+        script_env: script_env.clone(),
         script_log_level,
+        cluster_lock: conf.cluster.cluster_lock.as_ref().map(|l| l.to_string()),
+        leader_timeout: conf.cluster.leader_timeout,
+        recoverd: recoverd_program().map(|p| {
+            // The recovery daemon logs where we do.
+            let location = match &log_file {
+                Some(f) => format!("file:{}", f.display()),
+                None => "file:".to_string(),
+            };
+            let mut env = script_env;
+            env.push(("RCTDB_LOG_LOCATION".to_string(), location));
+            (p, env)
+        }),
     };
     let result = server::Daemon::new(setup).and_then(|mut d| d.run());
     let _ = std::fs::remove_file(&socket_path);
@@ -150,6 +162,27 @@ fn start(interactive: bool) -> Result<(), String> {
     }
     info!("rctdbd exiting");
     Ok(())
+}
+
+/// The recovery daemon binary: `$RCTDB_RECOVERD`, else `rctdb-recoverd`
+/// next to rctdbd.
+/// `RCTDB_RECOVERD=none` runs without one (no leader, no recovery: the
+/// node recovers itself once at start), for testing rctdbd alone.
+fn recoverd_program() -> Option<std::path::PathBuf> {
+    match std::env::var_os("RCTDB_RECOVERD") {
+        Some(p) if p == "none" => None,
+        Some(p) => Some(p.into()),
+        None => {
+            let next_to_us = std::env::current_exe().ok().and_then(|p| p.parent().map(|d| d.join("rctdb-recoverd")));
+            match next_to_us {
+                Some(p) if p.exists() => Some(p),
+                _ => {
+                    warn!("No rctdb-recoverd next to rctdbd: running without a recovery daemon");
+                    None
+                }
+            }
+        }
+    }
 }
 
 /// What event scripts find in their environment, so that scripts written

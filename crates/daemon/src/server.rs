@@ -7,14 +7,15 @@
 
 use crate::events::{self, Completion, Exit, KillSignal, Outcome, Request, RequestId, Runner, ScriptEntry, ScriptHost};
 use crate::liveness::{LinkAction, LinkEvent, PeerLink};
-use crate::logging;
 use crate::monitor::{HealthChange, Monitor, MonitorResult};
 use crate::net;
 use crate::nodes::NodeTable;
+use crate::supervisor::Supervisor;
 use log::{debug, error, info, trace, warn};
 use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use mio::{Events, Interest, Poll, Token};
 use rctdb_config::{Nodes, Paths, Tunable, Tunables};
+use rctdb_logging as logging;
 use rctdb_protocol::{
     srvid, try_encode, Control, ControlError, ControlReply, ControlRequest, Event, EventRun, FrameBuffer, Generation,
     Keepalive, Message, NodeFlags, Packet, Pnn, RecMode, ReplyData, RunState, ScriptStatus, Uptime, VnnMap,
@@ -69,6 +70,13 @@ pub struct Setup {
     pub script_env: Vec<(String, String)>,
     /// Level at which script output is logged (`[legacy] script log level`).
     pub script_log_level: log::Level,
+    /// The configured cluster lock, as written (for `getreclock`).
+    pub cluster_lock: Option<String>,
+    /// `[cluster] leader timeout`: a leader not heard of for this long is
+    /// reported as unknown.
+    pub leader_timeout: Duration,
+    /// The recovery daemon to run, with its environment; `None` runs none.
+    pub recoverd: Option<(PathBuf, Vec<(String, String)>)>,
 }
 
 enum Stream {
@@ -204,6 +212,14 @@ pub struct Daemon {
     script_env: Vec<(String, String)>,
     script_log_level: log::Level,
     events_dir: PathBuf,
+    cluster_lock: Option<String>,
+    leader_timeout: Duration,
+    leader_heard: Instant,
+    vnnmap: VnnMap,
+    recovery_started_us: u64,
+    recovery_finished_us: u64,
+    ban_until: Option<Instant>,
+    supervisor: Option<Supervisor>,
 }
 
 fn micros(t: SystemTime) -> u64 {
@@ -234,6 +250,9 @@ impl Daemon {
         poll.registry().register(&mut signals, SIGNALS, Interest::READABLE)?;
         let nodes = NodeTable::new(&setup.nodes, setup.own_pnn);
         let events_dir = setup.paths.events_dir();
+        // The initial VNN map: every node that is not deleted, generation
+        // INVALID until the first recovery.
+        let vnn_members = nodes.node_map().present().map(|n| n.pnn).collect();
         let now = Instant::now();
         let peers = nodes.peers().map(|s| (s.pnn, Peer { retry_at: Some(now), ..Peer::default() })).collect();
         let next_keepalive = now + setup.tunables.duration(Tunable::KeepaliveInterval);
@@ -263,7 +282,8 @@ impl Daemon {
             runner: Runner::new(KILL_GRACE),
             monitor: Monitor::new(),
             runstate: RunState::Init,
-            recmode: RecMode::Normal,
+            // As CTDB: start in recovery, so the leader must recover us in.
+            recmode: RecMode::Active,
             pipes: HashMap::new(),
             waiters: HashMap::new(),
             next_request: 1,
@@ -271,6 +291,14 @@ impl Daemon {
             script_env: setup.script_env,
             script_log_level: setup.script_log_level,
             events_dir,
+            cluster_lock: setup.cluster_lock,
+            leader_timeout: setup.leader_timeout,
+            leader_heard: now,
+            vnnmap: VnnMap { generation: Generation::INVALID, map: vnn_members },
+            recovery_started_us: 0,
+            recovery_finished_us: 0,
+            ban_until: None,
+            supervisor: setup.recoverd.map(|(program, env)| Supervisor::new(program, env)),
         })
     }
 
@@ -326,7 +354,11 @@ impl Daemon {
         for f in self.forwards.values() {
             d = d.min(f.deadline);
         }
-        for t in [self.runner.poll_timeout(), self.monitor.poll_timeout(), self.startup_retry_at].into_iter().flatten()
+        let supervisor = self.supervisor.as_ref().and_then(|s| s.poll_timeout());
+        for t in
+            [self.runner.poll_timeout(), self.monitor.poll_timeout(), self.startup_retry_at, self.ban_until, supervisor]
+                .into_iter()
+                .flatten()
         {
             d = d.min(t);
         }
@@ -957,6 +989,7 @@ impl Daemon {
         if m.srvid == srvid::LEADER {
             if let Ok(b) = <[u8; 4]>::try_from(m.data.as_slice()) {
                 self.leader = Pnn(u32::from_le_bytes(b));
+                self.leader_heard = Instant::now();
             }
         }
         let Some(clients) = self.srvids.get(&m.srvid) else {
@@ -995,16 +1028,13 @@ impl Daemon {
             }
             Control::GetPnn => Ok(ReplyData::Pnn(self.nodes.own())),
             Control::GetNodeMap => Ok(ReplyData::NodeMap(self.nodes.node_map())),
-            Control::GetVnnMap => {
-                let map = self.nodes.node_map().present().map(|n| n.pnn).collect();
-                Ok(ReplyData::VnnMap(VnnMap { generation: Generation::INVALID, map }))
-            }
+            Control::GetVnnMap => Ok(ReplyData::VnnMap(self.vnnmap.clone())),
             Control::GetRecMode => Ok(ReplyData::RecMode(self.recmode)),
             Control::GetUptime => Ok(ReplyData::Uptime(Uptime {
                 current_time_us: micros(SystemTime::now()),
                 start_time_us: micros(self.start_wall),
-                last_recovery_started_us: 0,
-                last_recovery_finished_us: 0,
+                last_recovery_started_us: self.recovery_started_us,
+                last_recovery_finished_us: self.recovery_finished_us,
             })),
             Control::GetRunState => Ok(ReplyData::RunState(self.runstate)),
             Control::GetPid => Ok(ReplyData::Pid(std::process::id())),
@@ -1054,16 +1084,53 @@ impl Daemon {
                 }
                 Origin::Peer(_) => Err(ControlError::new(EINVAL, "srvids are registered by local clients only")),
             },
-            Control::GetLeader => Ok(ReplyData::Pnn(self.leader)),
+            Control::GetLeader => Ok(ReplyData::Pnn(if self.leader_heard.elapsed() > self.leader_timeout {
+                Pnn::UNKNOWN
+            } else {
+                self.leader
+            })),
             Control::GetEventStatus(event) => match self.runner.status(event) {
                 Some(run) => Ok(ReplyData::EventRun(run.clone())),
                 None => Err(ControlError::new(EINVAL, format!("Event {event} has never run in legacy"))),
             },
             Control::SetRecMode(mode) => {
+                if mode == RecMode::Normal && self.nodes.own_flags().is_inactive() {
+                    return Err(ControlError::new(EINVAL, "Node is inactive: it stays in recovery mode"));
+                }
                 if mode != self.recmode {
                     info!("Recovery mode set to {}", if mode == RecMode::Active { "ACTIVE" } else { "NORMAL" });
+                    match mode {
+                        RecMode::Active => self.recovery_started_us = micros(SystemTime::now()),
+                        RecMode::Normal => self.recovery_finished_us = micros(SystemTime::now()),
+                    }
                 }
                 self.recmode = mode;
+                Ok(ReplyData::None)
+            }
+            Control::SetVnnMap(map) => {
+                info!("Updated VNN map: generation {} with {} nodes", map.generation.0, map.map.len());
+                self.vnnmap = map;
+                Ok(ReplyData::None)
+            }
+            Control::GetReclock => Ok(ReplyData::Reclock(self.cluster_lock.clone())),
+            Control::SetBanState { seconds } => {
+                self.set_ban(seconds);
+                Ok(ReplyData::None)
+            }
+            Control::StopNode => {
+                self.change_own_flag(NodeFlags::STOPPED, true);
+                Ok(ReplyData::None)
+            }
+            Control::ContinueNode => {
+                self.change_own_flag(NodeFlags::STOPPED, false);
+                Ok(ReplyData::None)
+            }
+            Control::DisableNode => {
+                self.change_own_flag(NodeFlags::PERMANENTLY_DISABLED, true);
+                Ok(ReplyData::None)
+            }
+            Control::EnableNode => {
+                self.change_own_flag(NodeFlags::PERMANENTLY_DISABLED, false);
                 Ok(ReplyData::None)
             }
             // Handled in `execute`.
@@ -1273,7 +1340,8 @@ impl Daemon {
             let now = Instant::now();
             let (runner, mut host) = self.host();
             let (ours, done) = runner.exited(now, pid, exit, &mut host);
-            if !ours {
+            let recoverd = self.supervisor.as_mut().is_some_and(|s| s.reaped(pid, now, &format!("exited ({exit:?})")));
+            if !ours && !recoverd {
                 trace!("Reaped orphan process {pid} ({exit:?})");
             }
             self.on_completions(done);
@@ -1285,6 +1353,13 @@ impl Daemon {
             let Some(waiter) = self.waiters.remove(&c.id) else { continue };
             if let Outcome::Done(run) = &c.outcome {
                 log_event_result(run);
+                // The first completed recovery moves us on to `startup`.
+                if run.event == Event::Recovered && run.failure().is_none() && self.runstate == RunState::FirstRecovery
+                {
+                    self.runstate = RunState::Startup;
+                    info!("First recovery done: running startup");
+                    self.submit_event(Event::Startup, vec![], None, Waiter::Startup);
+                }
             }
             match waiter {
                 Waiter::Control { origin, reqid } => {
@@ -1308,9 +1383,13 @@ impl Daemon {
                     } else if matches!(waiter, Waiter::Init) {
                         self.runstate = RunState::Setup;
                         self.submit_event(Event::Setup, vec![], None, Waiter::Setup);
+                    } else if let Some(sup) = self.supervisor.as_mut() {
+                        // Wait for the first recovery before `startup`.
+                        self.runstate = RunState::FirstRecovery;
+                        sup.start_soon(Instant::now());
                     } else {
-                        // The recovery daemon milestone inserts FIRST_RECOVERY here.
                         self.runstate = RunState::Startup;
+                        self.recmode = RecMode::Normal;
                         self.submit_event(Event::Startup, vec![], None, Waiter::Startup);
                     }
                 }
@@ -1412,12 +1491,58 @@ impl Daemon {
         }
         info!("Shutdown sequence commencing.");
         self.runstate = RunState::Shutdown;
+        if let Some(sup) = self.supervisor.as_mut() {
+            sup.stop();
+        }
         self.startup_retry_at = None;
         self.submit_event(Event::Shutdown, vec![], None, Waiter::Shutdown);
     }
 
+    /// Change one of our own flags and what goes with it: stopping or
+    /// being banned takes the node out of the cluster (recovery mode
+    /// ACTIVE) until the leader recovers it back in.
+    fn change_own_flag(&mut self, flag: NodeFlags, on: bool) {
+        let mut flags = self.nodes.own_flags();
+        if on {
+            flags.insert(flag);
+        } else {
+            flags.remove(flag);
+        }
+        self.set_own_flags(flags);
+        if self.nodes.own_flags().is_inactive() && self.recmode != RecMode::Active {
+            info!("Node is inactive: recovery mode set to ACTIVE");
+            self.recmode = RecMode::Active;
+            self.recovery_started_us = micros(SystemTime::now());
+        }
+    }
+
+    fn set_ban(&mut self, seconds: u32) {
+        if seconds == 0 {
+            if self.ban_until.take().is_some() || self.nodes.own_flags().contains(NodeFlags::BANNED) {
+                info!("Unbanning this node");
+            }
+            self.change_own_flag(NodeFlags::BANNED, false);
+            return;
+        }
+        if self.tunables.count(Tunable::EnableBans) == 0 {
+            info!("Bans are disabled (EnableBans=0): ignoring a ban of {seconds} s");
+            return;
+        }
+        warn!("Banning this node for {seconds} seconds");
+        self.ban_until = Some(Instant::now() + Duration::from_secs(seconds as u64));
+        self.change_own_flag(NodeFlags::BANNED, true);
+    }
+
     /// Timers of the event machinery, called from `run_timers`.
     fn event_timers(&mut self, now: Instant) {
+        if self.ban_until.is_some_and(|t| now >= t) {
+            self.ban_until = None;
+            info!("Banning timed out");
+            self.change_own_flag(NodeFlags::BANNED, false);
+        }
+        if let Some(sup) = self.supervisor.as_mut() {
+            sup.tick(now);
+        }
         let (runner, mut host) = self.host();
         let done = runner.tick(now, &mut host);
         self.on_completions(done);

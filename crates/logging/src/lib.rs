@@ -1,4 +1,5 @@
-//! Logging: one line per record, naming the process and CTDB's level.
+//! Logging for rctdb's daemons: one line per record, naming the process
+//! and CTDB's level.
 //!
 //! ```text
 //! 2026/11/22 10:00:00.123456 rctdbd[1234]: NOTICE: PNN is 0
@@ -8,6 +9,7 @@
 //! `error!`=ERROR, `warn!`=WARNING, `info!`=NOTICE, `debug!`=INFO,
 //! `trace!`=DEBUG. The level changes at run time through
 //! `log::set_max_level` (the `setdebug` control).
+#![forbid(unsafe_code)]
 
 use log::{Level, LevelFilter};
 use rctdb_protocol::DebugLevel;
