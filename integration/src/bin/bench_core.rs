@@ -54,6 +54,16 @@ fn main() {
     c.wait_connected(&[0, 1, 2], Duration::from_secs(30));
 
     let mut rows = Vec::new();
+    // What spawning any process costs here, to read the CLI rows against.
+    let samples = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            let st = std::process::Command::new("true").stdin(Stdio::null()).status().expect("spawn true");
+            assert!(st.success());
+            t.elapsed()
+        })
+        .collect();
+    rows.push(Row { name: "baseline: spawn+wait `true`", samples, ctdb: "-", goal: None });
     for (name, args, ctdb, goal_ms) in [
         ("rctdb pnn (process)", &["pnn"][..], "4.8 ms", 1.5),
         ("rctdb -X status (process)", &["-X", "status"][..], "5.1 ms", 1.5),
