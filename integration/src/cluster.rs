@@ -268,8 +268,21 @@ impl Node {
             .unwrap_or_else(|e| panic!("node {}: kill({pid}, {sig}): {e}", self.index));
     }
 
-    /// SIGKILL the daemon's whole process group and reap it.
+    /// `kill -9` the daemon process alone, as the OOM killer or an operator
+    /// would, and reap it. What it started must notice by itself.
     pub fn kill9(&self) {
+        let mut slot = self.lock_child();
+        if let Some(c) = slot.as_mut() {
+            if c.try_wait().ok().flatten().is_none() {
+                let _ = c.kill();
+            }
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGKILL the daemon's whole process group and reap the daemon
+    /// (teardown).
+    fn kill_group(&self) {
         let mut slot = self.lock_child();
         if let Some(c) = slot.as_mut() {
             let _ =
@@ -507,7 +520,7 @@ impl Cluster {
         }
     }
 
-    /// `kill -9` host `i`'s daemon (its whole process group).
+    /// `kill -9` host `i`'s rctdbd (the daemon process only).
     pub fn kill9(&self, i: usize) {
         self.node(i).kill9();
     }
@@ -681,7 +694,7 @@ impl Cluster {
 
     fn teardown(&mut self) {
         for n in &self.nodes {
-            n.kill9();
+            n.kill_group();
         }
         let mut namespaces: Vec<String> = self.nodes.iter().map(|n| n.netns.clone()).collect();
         namespaces.extend(self.extras.iter().map(|x| x.netns.clone()));

@@ -144,6 +144,16 @@ fn issue2_killed_node_restarts_and_rejoins() {
     c.wait_connected(&[0, 1, 2], CONVERGE);
     c.kill9(1);
     c.wait_disconnected(&[0, 2], 1, Duration::from_secs(2));
+    // Nothing the dead daemon started (recovery daemon, helpers) outlives it.
+    let ns = c.node(1).netns.clone();
+    c.wait_until(Duration::from_secs(5), "every process on node 1 to exit after kill -9 of rctdbd", || {
+        let left = rctdb_integration::netns::pids(&ns);
+        if left.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("still running in {ns}: {left:?}"))
+        }
+    });
     // Restart over the stale socket file a crash leaves behind.
     c.restart(1);
     c.wait_connected(&[0, 1, 2], CONVERGE);
