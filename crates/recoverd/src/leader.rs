@@ -295,6 +295,14 @@ impl Leadership {
             // find out that it cannot have it.
             return out;
         }
+        if self.is_leader() && !self.use_lock {
+            // Two leaders after a partition or lost bids: settle it with
+            // a fresh election instead of both stepping down.
+            self.next_broadcast = None;
+            out.push(Action::LostLeadership);
+            self.force_election(now, &mut out);
+            return out;
+        }
         if self.is_leader() {
             self.step_down(&mut out);
         }
@@ -314,10 +322,10 @@ impl Leadership {
         self.watchdog = now + self.leader_timeout;
         let mine = self.my_bid();
         if mine.beats(&bid) {
-            if self.leader != self.own {
-                self.leader = self.own;
-                out.push(Action::BroadcastBid(mine));
-            }
+            // Answer every weaker bid: the bidder may not have heard ours.
+            // Only stronger nodes answer, so this settles.
+            self.leader = self.own;
+            out.push(Action::BroadcastBid(mine));
         } else {
             // A tentative bid of our own is not leadership; only a leader
             // that was announced (broadcasting) loses it.

@@ -15,6 +15,8 @@
 mod leader;
 mod lock;
 mod policy;
+#[cfg(test)]
+mod sim;
 
 use leader::{Action, Bid, Leadership, LockOutcome};
 use lock::{LockEvent, LockHelper};
