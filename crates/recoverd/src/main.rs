@@ -150,7 +150,9 @@ impl Recoverd {
         let first_wait = (leader_timeout / 5).min(Duration::from_millis(500));
         let leadership =
             Leadership::new(own, lock_argv.is_some(), leader_timeout, election_timeout, now, first_wait, now_us());
-        let lock = lock_argv.map(|argv| LockHelper::new(argv, LOCK, leader_timeout.max(Duration::from_secs(1))));
+        // A helper must answer within the leader timeout (at least 0.5 s):
+        // an election that cannot get an answer by then is retried.
+        let lock = lock_argv.map(|argv| LockHelper::new(argv, LOCK, leader_timeout.max(Duration::from_millis(500))));
         Ok(Recoverd {
             poll,
             client,
