@@ -62,10 +62,7 @@ pub struct LoggingConf {
 
 impl Default for LoggingConf {
     fn default() -> Self {
-        LoggingConf {
-            location: LogLocation::File(PathBuf::from(DEFAULT_LOG_FILE)),
-            level: DebugLevel::Notice,
-        }
+        LoggingConf { location: LogLocation::File(PathBuf::from(DEFAULT_LOG_FILE)), level: DebugLevel::Notice }
     }
 }
 
@@ -154,11 +151,7 @@ impl ClusterLock {
     pub fn parse(s: &str) -> Result<ClusterLock, String> {
         match s.strip_prefix('!') {
             Some(cmd) => {
-                let argv: Vec<String> = cmd
-                    .split([' ', '\t'])
-                    .filter(|w| !w.is_empty())
-                    .map(String::from)
-                    .collect();
+                let argv: Vec<String> = cmd.split([' ', '\t']).filter(|w| !w.is_empty()).map(String::from).collect();
                 if argv.is_empty() {
                     return Err("no helper command after \"!\"".to_string());
                 }
@@ -300,18 +293,11 @@ const KEYS: &[(&str, &[&str])] = &[
     ),
     (
         "legacy",
-        &[
-            "realtime scheduling",
-            "lmaster capability",
-            "start as stopped",
-            "start as disabled",
-            "script log level",
-        ],
+        &["realtime scheduling", "lmaster capability", "start as stopped", "start as disabled", "script log level"],
     ),
 ];
 
-const DURATION_SYNTAX: &str =
-    "expected a duration such as 5, 0.25, 1.5s or 200ms (whole milliseconds)";
+const DURATION_SYNTAX: &str = "expected a duration such as 5, 0.25, 1.5s or 200ms (whole milliseconds)";
 
 fn parse_bool(v: &str) -> Result<bool, String> {
     if v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("yes") {
@@ -324,8 +310,7 @@ fn parse_bool(v: &str) -> Result<bool, String> {
 }
 
 fn parse_level(v: &str) -> Result<DebugLevel, String> {
-    DebugLevel::parse(v)
-        .map_err(|_| "expected ERROR, WARNING, NOTICE, INFO, DEBUG or a number 0-10".to_string())
+    DebugLevel::parse(v).map_err(|_| "expected ERROR, WARNING, NOTICE, INFO, DEBUG or a number 0-10".to_string())
 }
 
 fn parse_dur(v: &str, nonzero: bool) -> Result<Duration, String> {
@@ -361,13 +346,7 @@ struct Pending {
 }
 
 /// Apply one known key. `Ok(Some(msg))` is a warning.
-fn apply(
-    p: &mut Pending,
-    section: &str,
-    key: &str,
-    v: &str,
-    line: usize,
-) -> Result<Option<String>, String> {
+fn apply(p: &mut Pending, section: &str, key: &str, v: &str, line: usize) -> Result<Option<String>, String> {
     let c = &mut p.conf;
     match (section, key) {
         ("logging", "location") => c.logging.location = LogLocation::parse(v)?,
@@ -378,16 +357,14 @@ fn apply(
             }
         }
         ("cluster", "node address") => {
-            c.cluster.node_address =
-                Some(parse_node_addr(v).ok_or_else(|| "not an IP address".to_string())?)
+            c.cluster.node_address = Some(parse_node_addr(v).ok_or_else(|| "not an IP address".to_string())?)
         }
         ("cluster", "transport port") => c.cluster.transport_port = parse_port(v)?,
         ("cluster", "cluster lock") => p.cluster_lock = Some((ClusterLock::parse(v)?, line)),
         ("cluster", "recovery lock") => {
             p.recovery_lock = Some((ClusterLock::parse(v)?, line));
             return Ok(Some(
-                "Configuration option [cluster] -> recovery lock is deprecated, use cluster lock"
-                    .to_string(),
+                "Configuration option [cluster] -> recovery lock is deprecated, use cluster lock".to_string(),
             ));
         }
         ("cluster", "nodes list") => {
@@ -404,12 +381,8 @@ fn apply(
         ("failover", "fence command") => c.failover.fence_command = Some(PathBuf::from(v)),
         ("failover", "fence timeout") => c.failover.fence_timeout = parse_dur(v, true)?,
         ("failover", "lease time") => c.failover.lease_time = parse_dur(v, true)?,
-        ("failover", "shutdown failover timeout") => {
-            c.failover.shutdown_failover_timeout = parse_dur(v, false)?
-        }
-        ("failover", "shutdown extra timeout") => {
-            c.failover.shutdown_extra_timeout = parse_dur(v, false)?
-        }
+        ("failover", "shutdown failover timeout") => c.failover.shutdown_failover_timeout = parse_dur(v, false)?,
+        ("failover", "shutdown extra timeout") => c.failover.shutdown_extra_timeout = parse_dur(v, false)?,
         ("legacy", "realtime scheduling") => c.legacy.realtime_scheduling = parse_bool(v)?,
         ("legacy", "lmaster capability") => c.legacy.lmaster_capability = parse_bool(v)?,
         ("legacy", "start as stopped") => c.legacy.start_as_stopped = parse_bool(v)?,
@@ -450,11 +423,7 @@ impl Conf {
         let mut lines: HashMap<(&'static str, &'static str), usize> = HashMap::new();
         let mut pending = Pending::default();
         let warn = |warnings: &mut Vec<ConfWarning>, line: usize, msg: String| {
-            warnings.push(ConfWarning {
-                file: file.to_path_buf(),
-                line,
-                msg,
-            });
+            warnings.push(ConfWarning { file: file.to_path_buf(), line, msg });
         };
         // None: before any header. Some(None): inside an unknown section.
         let mut section: Option<Option<(&'static str, &'static [&'static str])>> = None;
@@ -483,19 +452,11 @@ impl Conf {
                     };
                     let lc = key.to_ascii_lowercase();
                     let Some(k) = keys.iter().copied().find(|k| *k == lc) else {
-                        warn(
-                            &mut warnings,
-                            line,
-                            format!("unknown option [{sec}] -> \"{key}\""),
-                        );
+                        warn(&mut warnings, line, format!("unknown option [{sec}] -> \"{key}\""));
                         continue;
                     };
                     if value.is_empty() {
-                        errors.push(ConfigError::line_err(
-                            file,
-                            line,
-                            format!("empty value for [{sec}] {k}"),
-                        ));
+                        errors.push(ConfigError::line_err(file, line, format!("empty value for [{sec}] {k}")));
                         continue;
                     }
                     if let Some(prev) = lines.insert((sec, k), line) {
@@ -517,18 +478,10 @@ impl Conf {
                 }
             }
         }
-        let Pending {
-            mut conf,
-            cluster_lock,
-            recovery_lock,
-        } = pending;
+        let Pending { mut conf, cluster_lock, recovery_lock } = pending;
         conf.cluster.cluster_lock = match (cluster_lock, recovery_lock) {
             (Some((lock, _)), Some((_, rline))) => {
-                warn(
-                    &mut warnings,
-                    rline,
-                    "[cluster] -> recovery lock is ignored: cluster lock is set".to_string(),
-                );
+                warn(&mut warnings, rline, "[cluster] -> recovery lock is ignored: cluster lock is set".to_string());
                 Some(lock)
             }
             (Some((lock, _)), None) => Some(lock),
@@ -538,12 +491,7 @@ impl Conf {
             }
             (None, None) => None,
         };
-        ConfParse {
-            conf,
-            warnings,
-            errors,
-            lines,
-        }
+        ConfParse { conf, warnings, errors, lines }
     }
 
     /// The configuration as `rctdb.conf` text, in the style of
@@ -559,96 +507,40 @@ impl Conf {
                 out.push_str(&format!("\t{hash}{key} = {value}\n"));
             }
         };
-        let path = |p: &Option<PathBuf>| {
-            p.as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default()
-        };
+        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
         let b = |v: bool| if v { "true" } else { "false" }.to_string();
         let dur = |v: Duration| format_duration(v);
-        let (lg, c, e, f, l) = (
-            &self.logging,
-            &self.cluster,
-            &self.event,
-            &self.failover,
-            &self.legacy,
-        );
+        let (lg, c, e, f, l) = (&self.logging, &self.cluster, &self.event, &self.failover, &self.legacy);
         section(
             "logging",
             &[
-                (
-                    "location",
-                    lg.location.to_string(),
-                    lg.location == d.logging.location,
-                ),
-                (
-                    "log level",
-                    lg.level.to_string(),
-                    lg.level == d.logging.level,
-                ),
+                ("location", lg.location.to_string(), lg.location == d.logging.location),
+                ("log level", lg.level.to_string(), lg.level == d.logging.level),
             ],
         );
         section(
             "cluster",
             &[
                 ("transport", "tcp".to_string(), true),
-                (
-                    "node address",
-                    c.node_address.map(|a| a.to_string()).unwrap_or_default(),
-                    c.node_address.is_none(),
-                ),
-                (
-                    "transport port",
-                    c.transport_port.to_string(),
-                    c.transport_port == d.cluster.transport_port,
-                ),
+                ("node address", c.node_address.map(|a| a.to_string()).unwrap_or_default(), c.node_address.is_none()),
+                ("transport port", c.transport_port.to_string(), c.transport_port == d.cluster.transport_port),
                 (
                     "cluster lock",
-                    c.cluster_lock
-                        .as_ref()
-                        .map(ToString::to_string)
-                        .unwrap_or_default(),
+                    c.cluster_lock.as_ref().map(ToString::to_string).unwrap_or_default(),
                     c.cluster_lock.is_none(),
                 ),
-                (
-                    "leader timeout",
-                    dur(c.leader_timeout),
-                    c.leader_timeout == d.cluster.leader_timeout,
-                ),
-                (
-                    "leader capability",
-                    b(c.leader_capability),
-                    c.leader_capability == d.cluster.leader_capability,
-                ),
+                ("leader timeout", dur(c.leader_timeout), c.leader_timeout == d.cluster.leader_timeout),
+                ("leader capability", b(c.leader_capability), c.leader_capability == d.cluster.leader_capability),
             ],
         );
-        section(
-            "event",
-            &[(
-                "debug script",
-                path(&e.debug_script),
-                e.debug_script.is_none(),
-            )],
-        );
+        section("event", &[("debug script", path(&e.debug_script), e.debug_script.is_none())]);
         section(
             "failover",
             &[
                 ("disabled", b(f.disabled), f.disabled == d.failover.disabled),
-                (
-                    "fence command",
-                    path(&f.fence_command),
-                    f.fence_command.is_none(),
-                ),
-                (
-                    "fence timeout",
-                    dur(f.fence_timeout),
-                    f.fence_timeout == d.failover.fence_timeout,
-                ),
-                (
-                    "lease time",
-                    dur(f.lease_time),
-                    f.lease_time == d.failover.lease_time,
-                ),
+                ("fence command", path(&f.fence_command), f.fence_command.is_none()),
+                ("fence timeout", dur(f.fence_timeout), f.fence_timeout == d.failover.fence_timeout),
+                ("lease time", dur(f.lease_time), f.lease_time == d.failover.lease_time),
                 (
                     "shutdown failover timeout",
                     dur(f.shutdown_failover_timeout),
@@ -669,26 +561,10 @@ impl Conf {
                     b(l.realtime_scheduling),
                     l.realtime_scheduling == d.legacy.realtime_scheduling,
                 ),
-                (
-                    "lmaster capability",
-                    b(l.lmaster_capability),
-                    l.lmaster_capability == d.legacy.lmaster_capability,
-                ),
-                (
-                    "start as stopped",
-                    b(l.start_as_stopped),
-                    l.start_as_stopped == d.legacy.start_as_stopped,
-                ),
-                (
-                    "start as disabled",
-                    b(l.start_as_disabled),
-                    l.start_as_disabled == d.legacy.start_as_disabled,
-                ),
-                (
-                    "script log level",
-                    l.script_log_level.to_string(),
-                    l.script_log_level == d.legacy.script_log_level,
-                ),
+                ("lmaster capability", b(l.lmaster_capability), l.lmaster_capability == d.legacy.lmaster_capability),
+                ("start as stopped", b(l.start_as_stopped), l.start_as_stopped == d.legacy.start_as_stopped),
+                ("start as disabled", b(l.start_as_disabled), l.start_as_disabled == d.legacy.start_as_disabled),
+                ("script log level", l.script_log_level.to_string(), l.script_log_level == d.legacy.script_log_level),
             ],
         );
         out
@@ -713,8 +589,7 @@ mod tests {
                 for l in conf.dump().lines() {
                     if let Some(s) = l.strip_prefix('[') {
                         section = s.trim_end_matches(']').to_string();
-                    } else if let Some(kv) = l.strip_prefix('\t').filter(|kv| !kv.starts_with('#'))
-                    {
+                    } else if let Some(kv) = l.strip_prefix('\t').filter(|kv| !kv.starts_with('#')) {
                         out.push(format!("[{section}] {kv}"));
                     }
                 }
@@ -977,10 +852,7 @@ leader timeout = 1
     fn table() {
         let body = CASES.strip_prefix('\n').unwrap_or(CASES);
         for case in body.split("---\n") {
-            let (text, want) = case
-                .split_once("=>\n")
-                .or_else(|| case.split_once("=>"))
-                .expect("case has =>");
+            let (text, want) = case.split_once("=>\n").or_else(|| case.split_once("=>")).expect("case has =>");
             let got = render(text);
             assert_eq!(got, want.trim_end(), "input:\n{text}");
         }
@@ -989,10 +861,7 @@ leader timeout = 1
     #[test]
     fn defaults() {
         let c = Conf::default();
-        assert_eq!(
-            c.logging.location,
-            LogLocation::File(PathBuf::from("/var/log/log.rctdb"))
-        );
+        assert_eq!(c.logging.location, LogLocation::File(PathBuf::from("/var/log/log.rctdb")));
         assert_eq!(c.logging.level, DebugLevel::Notice);
         assert_eq!(c.cluster.node_address, None);
         assert_eq!(c.cluster.transport_port, 4379);
@@ -1004,20 +873,14 @@ leader timeout = 1
         assert_eq!(c.failover.fence_command, None);
         assert_eq!(c.failover.fence_timeout, Duration::from_secs(30));
         assert_eq!(c.failover.lease_time, Duration::from_secs(10));
-        assert_eq!(
-            c.failover.shutdown_failover_timeout,
-            Duration::from_secs(10)
-        );
+        assert_eq!(c.failover.shutdown_failover_timeout, Duration::from_secs(10));
         assert_eq!(c.failover.shutdown_extra_timeout, Duration::ZERO);
         assert!(!c.legacy.start_as_stopped);
         assert!(!c.legacy.start_as_disabled);
         assert_eq!(c.legacy.script_log_level, DebugLevel::Error);
         assert!(c.legacy.realtime_scheduling);
         assert!(c.legacy.lmaster_capability);
-        assert_eq!(
-            Conf::parse("", Path::new(FILE)).unwrap(),
-            (Conf::default(), vec![])
-        );
+        assert_eq!(Conf::parse("", Path::new(FILE)).unwrap(), (Conf::default(), vec![]));
     }
 
     /// Every key in KEYS is handled by `apply` (a sample value of the right
@@ -1026,18 +889,9 @@ leader timeout = 1
     fn every_key() {
         for (section, keys) in KEYS {
             for key in *keys {
-                let accepted = [
-                    "/x",
-                    "syslog",
-                    "NOTICE",
-                    "tcp",
-                    "192.0.2.1",
-                    "4379",
-                    "5",
-                    "true",
-                ]
-                .iter()
-                .any(|v| apply(&mut Pending::default(), section, key, v, 1).is_ok());
+                let accepted = ["/x", "syslog", "NOTICE", "tcp", "192.0.2.1", "4379", "5", "true"]
+                    .iter()
+                    .any(|v| apply(&mut Pending::default(), section, key, v, 1).is_ok());
                 assert!(accepted, "[{section}] {key} is not handled");
             }
         }
@@ -1045,25 +899,16 @@ leader timeout = 1
 
     #[test]
     fn cluster_lock_display_round_trip() {
-        for s in [
-            "/clusterfs/lock",
-            "!/bin/helper",
-            "!/usr/libexec/helper a b --c=d",
-        ] {
+        for s in ["/clusterfs/lock", "!/bin/helper", "!/usr/libexec/helper a b --c=d"] {
             let lock = ClusterLock::parse(s).unwrap();
             assert_eq!(lock.to_string(), s);
             assert_eq!(ClusterLock::parse(&lock.to_string()).unwrap(), lock);
         }
         assert_eq!(
             ClusterLock::parse("!/h  a\tb").unwrap(),
-            ClusterLock::Helper {
-                argv: vec!["/h".into(), "a".into(), "b".into()]
-            }
+            ClusterLock::Helper { argv: vec!["/h".into(), "a".into(), "b".into()] }
         );
-        assert_eq!(
-            ClusterLock::parse("/l").unwrap(),
-            ClusterLock::File(PathBuf::from("/l"))
-        );
+        assert_eq!(ClusterLock::parse("/l").unwrap(), ClusterLock::File(PathBuf::from("/l")));
         assert!(ClusterLock::parse("").is_err());
         assert!(ClusterLock::parse("!  ").is_err());
     }
@@ -1091,27 +936,17 @@ leader timeout = 1
 
     #[test]
     fn all_errors_collected() {
-        let p = Conf::parse_all(
-            "[cluster]\nleader timeout = x\nbad line\n[failover]\ndisabled = 2\n",
-            Path::new("c"),
-        );
+        let p = Conf::parse_all("[cluster]\nleader timeout = x\nbad line\n[failover]\ndisabled = 2\n", Path::new("c"));
         let msgs: Vec<String> = p.errors.iter().map(ToString::to_string).collect();
         assert_eq!(msgs.len(), 3, "{msgs:?}");
-        assert!(
-            msgs[0].starts_with("c:3: "),
-            "syntax errors come first: {msgs:?}"
-        );
+        assert!(msgs[0].starts_with("c:3: "), "syntax errors come first: {msgs:?}");
         assert!(msgs[1].starts_with("c:2: invalid value \"x\""));
         assert!(msgs[2].starts_with("c:5: invalid value \"2\""));
     }
 
     #[test]
     fn warning_display() {
-        let w = ConfWarning {
-            file: PathBuf::from("/b/rctdb.conf"),
-            line: 4,
-            msg: "unknown section [x]".into(),
-        };
+        let w = ConfWarning { file: PathBuf::from("/b/rctdb.conf"), line: 4, msg: "unknown section [x]".into() };
         assert_eq!(w.to_string(), "/b/rctdb.conf:4: unknown section [x]");
     }
 
@@ -1121,10 +956,7 @@ leader timeout = 1
         let f = dir.path().join("rctdb.conf");
         assert_eq!(Conf::load(&f).unwrap(), (Conf::default(), vec![]));
         std::fs::write(&f, "[cluster]\nleader timeout = 1\n").unwrap();
-        assert_eq!(
-            Conf::load(&f).unwrap().0.cluster.leader_timeout,
-            Duration::from_secs(1)
-        );
+        assert_eq!(Conf::load(&f).unwrap().0.cluster.leader_timeout, Duration::from_secs(1));
         std::fs::write(&f, [0xffu8, 0xfe, b'\n']).unwrap();
         assert!(matches!(Conf::load(&f), Err(ConfigError::Io { .. })));
     }

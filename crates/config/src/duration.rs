@@ -26,9 +26,7 @@ fn all_digits(s: &str) -> bool {
 
 /// Parse a string of ASCII digits, with overflow checks.
 fn digits_value(s: &str) -> Option<u64> {
-    s.chars().try_fold(0u64, |acc, c| {
-        acc.checked_mul(10)?.checked_add(u64::from(c.to_digit(10)?))
-    })
+    s.chars().try_fold(0u64, |acc, c| acc.checked_mul(10)?.checked_add(u64::from(c.to_digit(10)?)))
 }
 
 /// Parse a duration: `N`, `Ns`, `Nms`, or decimal seconds `D.F` / `D.Fs`.
@@ -71,10 +69,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             let v = digits_value(head).ok_or_else(bad)?;
             frac_ms = v * 10u64.pow(3 - head.len() as u32);
         }
-        digits_value(whole)
-            .and_then(|w| w.checked_mul(1000))
-            .and_then(|w| w.checked_add(frac_ms))
-            .ok_or_else(bad)?
+        digits_value(whole).and_then(|w| w.checked_mul(1000)).and_then(|w| w.checked_add(frac_ms)).ok_or_else(bad)?
     };
     if millis > MAX_MILLIS {
         return Err(bad());
@@ -160,10 +155,7 @@ mod tests {
     #[test]
     fn error_text_names_input() {
         let e = parse_duration("abc").unwrap_err();
-        assert!(
-            e.starts_with("invalid duration \"abc\": expected seconds"),
-            "{e}"
-        );
+        assert!(e.starts_with("invalid duration \"abc\": expected seconds"), "{e}");
     }
 
     #[test]

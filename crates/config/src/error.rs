@@ -44,9 +44,7 @@ impl ConfigError {
     /// The file this error is about.
     pub fn file(&self) -> &Path {
         match self {
-            ConfigError::Line { file, .. }
-            | ConfigError::Io { file, .. }
-            | ConfigError::File { file, .. } => file,
+            ConfigError::Line { file, .. } | ConfigError::Io { file, .. } | ConfigError::File { file, .. } => file,
         }
     }
 
@@ -59,25 +57,15 @@ impl ConfigError {
     }
 
     pub(crate) fn line_err(file: &Path, line: usize, msg: impl Into<String>) -> ConfigError {
-        ConfigError::Line {
-            file: file.to_path_buf(),
-            line,
-            msg: msg.into(),
-        }
+        ConfigError::Line { file: file.to_path_buf(), line, msg: msg.into() }
     }
 
     pub(crate) fn file_err(file: &Path, msg: impl Into<String>) -> ConfigError {
-        ConfigError::File {
-            file: file.to_path_buf(),
-            msg: msg.into(),
-        }
+        ConfigError::File { file: file.to_path_buf(), msg: msg.into() }
     }
 
     pub(crate) fn io(file: &Path, source: io::Error) -> ConfigError {
-        ConfigError::Io {
-            file: file.to_path_buf(),
-            source,
-        }
+        ConfigError::Io { file: file.to_path_buf(), source }
     }
 }
 
@@ -101,15 +89,8 @@ mod tests {
 
     #[test]
     fn display_and_accessors() {
-        let l = ConfigError::line_err(
-            Path::new("/etc/rctdb/nodes"),
-            3,
-            "Invalid node address 192.0.2.x",
-        );
-        assert_eq!(
-            l.to_string(),
-            "/etc/rctdb/nodes:3: Invalid node address 192.0.2.x"
-        );
+        let l = ConfigError::line_err(Path::new("/etc/rctdb/nodes"), 3, "Invalid node address 192.0.2.x");
+        assert_eq!(l.to_string(), "/etc/rctdb/nodes:3: Invalid node address 192.0.2.x");
         assert_eq!(l.line(), Some(3));
         assert_eq!(l.file(), Path::new("/etc/rctdb/nodes"));
 
@@ -117,10 +98,7 @@ mod tests {
         assert_eq!(f.to_string(), "/etc/rctdb/nodes: no nodes defined");
         assert_eq!(f.line(), None);
 
-        let i = ConfigError::io(
-            Path::new("/x"),
-            io::Error::new(io::ErrorKind::PermissionDenied, "denied"),
-        );
+        let i = ConfigError::io(Path::new("/x"), io::Error::new(io::ErrorKind::PermissionDenied, "denied"));
         assert_eq!(i.to_string(), "/x: denied");
         assert!(std::error::Error::source(&i).is_some());
         assert_eq!(i.file(), Path::new("/x"));

@@ -86,16 +86,9 @@ pub(crate) fn parse(text: &str, file: &Path) -> (Vec<RawLine>, Vec<ConfigError>)
         if let Some(rest) = t.strip_prefix('[') {
             match rest.strip_suffix(']') {
                 Some(inner) if !collapse_ws(inner).is_empty() => {
-                    lines.push(RawLine {
-                        line,
-                        kind: RawKind::Section(collapse_ws(inner)),
-                    });
+                    lines.push(RawLine { line, kind: RawKind::Section(collapse_ws(inner)) });
                 }
-                Some(_) => errors.push(ConfigError::line_err(
-                    file,
-                    line,
-                    "empty section name \"[]\"",
-                )),
+                Some(_) => errors.push(ConfigError::line_err(file, line, "empty section name \"[]\"")),
                 None => errors.push(ConfigError::line_err(
                     file,
                     line,
@@ -108,19 +101,9 @@ pub(crate) fn parse(text: &str, file: &Path) -> (Vec<RawLine>, Vec<ConfigError>)
             Some((k, v)) => {
                 let key = collapse_ws(k);
                 if key.is_empty() {
-                    errors.push(ConfigError::line_err(
-                        file,
-                        line,
-                        format!("missing option name in \"{t}\""),
-                    ));
+                    errors.push(ConfigError::line_err(file, line, format!("missing option name in \"{t}\"")));
                 } else {
-                    lines.push(RawLine {
-                        line,
-                        kind: RawKind::Entry {
-                            key,
-                            value: collapse_ws(v),
-                        },
-                    });
+                    lines.push(RawLine { line, kind: RawKind::Entry { key, value: collapse_ws(v) } });
                 }
             }
             None => errors.push(ConfigError::line_err(
@@ -138,13 +121,7 @@ mod tests {
     use super::*;
 
     fn entry(line: usize, key: &str, value: &str) -> RawLine {
-        RawLine {
-            line,
-            kind: RawKind::Entry {
-                key: key.into(),
-                value: value.into(),
-            },
-        }
+        RawLine { line, kind: RawKind::Entry { key: key.into(), value: value.into() } }
     }
 
     #[test]
@@ -155,10 +132,7 @@ mod tests {
         assert_eq!(
             lines,
             vec![
-                RawLine {
-                    line: 3,
-                    kind: RawKind::Section("Cluster Name".into())
-                },
+                RawLine { line: 3, kind: RawKind::Section("Cluster Name".into()) },
                 entry(5, "leader timeout", "5"),
                 entry(6, "k", "v"),
             ]
@@ -172,12 +146,7 @@ mod tests {
         assert!(errs.is_empty(), "{errs:?}");
         assert_eq!(
             lines,
-            vec![
-                entry(1, "a", "one twothree"),
-                entry(4, "b", "x"),
-                entry(6, "c", "y"),
-                entry(7, "d", "end")
-            ]
+            vec![entry(1, "a", "one twothree"), entry(4, "b", "x"), entry(6, "c", "y"), entry(7, "d", "end")]
         );
     }
 

@@ -49,8 +49,8 @@ mod tunables;
 mod validate;
 
 pub use conf::{
-    ClusterConf, ClusterLock, Conf, ConfWarning, EventConf, FailoverConf, LegacyConf, LogLocation,
-    LoggingConf, DEFAULT_LOG_FILE, DEFAULT_TRANSPORT_PORT,
+    ClusterConf, ClusterLock, Conf, ConfWarning, EventConf, FailoverConf, LegacyConf, LogLocation, LoggingConf,
+    DEFAULT_LOG_FILE, DEFAULT_TRANSPORT_PORT,
 };
 pub use duration::{format_duration, parse_duration, MAX_DURATION};
 pub use error::ConfigError;
@@ -58,7 +58,5 @@ pub use nodes::{NodeEntry, Nodes};
 pub use paths::{Paths, DEFAULT_BASE, DEFAULT_RUNDIR, DEFAULT_VARDIR};
 pub use public_addresses::{PublicAddress, PublicAddresses, MAX_IFACE_LEN};
 pub use rctdb_protocol::{DebugLevel, NodeFlags, NodeInfo, NodeMap, Pnn};
-pub use tunables::{
-    format_tunable, Tunable, TunableError, TunableUnit, Tunables, OBSOLETE_TUNABLES,
-};
+pub use tunables::{format_tunable, Tunable, TunableError, TunableUnit, Tunables, OBSOLETE_TUNABLES};
 pub use validate::{validate_dir, Report};

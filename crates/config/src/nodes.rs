@@ -90,25 +90,13 @@ impl Nodes {
             }
             let pnn = Pnn(u32::try_from(entries.len()).unwrap_or(u32::MAX));
             if t.starts_with('#') {
-                entries.push(NodeEntry {
-                    pnn,
-                    addr: None,
-                    line,
-                });
+                entries.push(NodeEntry { pnn, addr: None, line });
                 continue;
             }
             let Some(addr) = parse_node_addr(t) else {
-                errors.push(ConfigError::line_err(
-                    file,
-                    line,
-                    format!("Invalid node address {t}"),
-                ));
+                errors.push(ConfigError::line_err(file, line, format!("Invalid node address {t}")));
                 // Keep the PNN so later lines keep their numbers.
-                entries.push(NodeEntry {
-                    pnn,
-                    addr: None,
-                    line,
-                });
+                entries.push(NodeEntry { pnn, addr: None, line });
                 continue;
             };
             if let Some(prev) = seen.get(&addr.to_canonical()) {
@@ -120,22 +108,12 @@ impl Nodes {
             } else {
                 seen.insert(addr.to_canonical(), line);
             }
-            entries.push(NodeEntry {
-                pnn,
-                addr: Some(addr),
-                line,
-            });
+            entries.push(NodeEntry { pnn, addr: Some(addr), line });
         }
         if errors.is_empty() && entries.iter().all(|e| e.addr.is_none()) {
             errors.push(ConfigError::file_err(file, "no nodes defined"));
         }
-        (
-            Nodes {
-                file: file.to_path_buf(),
-                entries,
-            },
-            errors,
-        )
+        (Nodes { file: file.to_path_buf(), entries }, errors)
     }
 
     /// Read and parse a nodes file. A missing file is an error.
@@ -168,10 +146,7 @@ impl Nodes {
     /// address matches the IPv4 address it maps, and the other way round.
     pub fn pnn_of(&self, addr: IpAddr) -> Option<Pnn> {
         let want = addr.to_canonical();
-        self.entries
-            .iter()
-            .find(|e| e.addr.map(|a| a.to_canonical()) == Some(want))
-            .map(|e| e.pnn)
+        self.entries.iter().find(|e| e.addr.map(|a| a.to_canonical()) == Some(want)).map(|e| e.pnn)
     }
 
     /// Nodes that are not deleted, with their addresses.
@@ -187,16 +162,8 @@ impl Nodes {
                 .entries
                 .iter()
                 .map(|e| match e.addr {
-                    Some(addr) => NodeInfo {
-                        pnn: e.pnn,
-                        addr,
-                        flags: NodeFlags::empty(),
-                    },
-                    None => NodeInfo {
-                        pnn: e.pnn,
-                        addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-                        flags: NodeFlags::DELETED,
-                    },
+                    Some(addr) => NodeInfo { pnn: e.pnn, addr, flags: NodeFlags::empty() },
+                    None => NodeInfo { pnn: e.pnn, addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED), flags: NodeFlags::DELETED },
                 })
                 .collect(),
         }
@@ -342,16 +309,9 @@ mod tests {
         assert_eq!(n.addr(Pnn::UNKNOWN), None);
         assert_eq!(n.pnn_of("192.0.2.1".parse().unwrap()), Some(Pnn(0)));
         assert_eq!(n.pnn_of("::ffff:192.0.2.1".parse().unwrap()), Some(Pnn(0)));
-        assert_eq!(
-            n.pnn_of("192.0.2.2".parse().unwrap()),
-            None,
-            "deleted nodes have no address"
-        );
+        assert_eq!(n.pnn_of("192.0.2.2".parse().unwrap()), None, "deleted nodes have no address");
         assert_eq!(n.pnn_of("2001:db8::3".parse().unwrap()), Some(Pnn(2)));
-        assert_eq!(
-            n.present().map(|(p, _)| p).collect::<Vec<_>>(),
-            vec![Pnn(0), Pnn(2)]
-        );
+        assert_eq!(n.present().map(|(p, _)| p).collect::<Vec<_>>(), vec![Pnn(0), Pnn(2)]);
     }
 
     #[test]
@@ -361,21 +321,9 @@ mod tests {
         assert_eq!(
             m.nodes,
             vec![
-                NodeInfo {
-                    pnn: Pnn(0),
-                    addr: "192.0.2.1".parse().unwrap(),
-                    flags: NodeFlags::empty()
-                },
-                NodeInfo {
-                    pnn: Pnn(1),
-                    addr: "0.0.0.0".parse().unwrap(),
-                    flags: NodeFlags::DELETED
-                },
-                NodeInfo {
-                    pnn: Pnn(2),
-                    addr: "192.0.2.3".parse().unwrap(),
-                    flags: NodeFlags::empty()
-                },
+                NodeInfo { pnn: Pnn(0), addr: "192.0.2.1".parse().unwrap(), flags: NodeFlags::empty() },
+                NodeInfo { pnn: Pnn(1), addr: "0.0.0.0".parse().unwrap(), flags: NodeFlags::DELETED },
+                NodeInfo { pnn: Pnn(2), addr: "192.0.2.3".parse().unwrap(), flags: NodeFlags::empty() },
             ]
         );
     }
@@ -386,10 +334,7 @@ mod tests {
         let f = dir.path().join("nodes");
         let e = Nodes::load(&f).unwrap_err();
         assert!(matches!(e, ConfigError::Io { .. }));
-        assert!(
-            e.to_string().starts_with(&format!("{}: ", f.display())),
-            "{e}"
-        );
+        assert!(e.to_string().starts_with(&format!("{}: ", f.display())), "{e}");
         std::fs::write(&f, "192.0.2.1\n").unwrap();
         assert_eq!(Nodes::load(&f).unwrap().len(), 1);
     }

@@ -42,11 +42,7 @@ impl Paths {
     /// The given base directory; run and state directories from the
     /// environment or their defaults.
     pub fn with_base(base: PathBuf) -> Paths {
-        Paths {
-            base,
-            rundir: env_dir("RCTDB_RUNDIR", DEFAULT_RUNDIR),
-            vardir: env_dir("RCTDB_VARDIR", DEFAULT_VARDIR),
-        }
+        Paths { base, rundir: env_dir("RCTDB_RUNDIR", DEFAULT_RUNDIR), vardir: env_dir("RCTDB_VARDIR", DEFAULT_VARDIR) }
     }
 
     /// `base/rctdb.conf`.
@@ -96,18 +92,11 @@ mod tests {
 
     #[test]
     fn files_under_directories() {
-        let p = Paths {
-            base: "/b".into(),
-            rundir: "/r".into(),
-            vardir: "/v".into(),
-        };
+        let p = Paths { base: "/b".into(), rundir: "/r".into(), vardir: "/v".into() };
         assert_eq!(p.conf_file(), PathBuf::from("/b/rctdb.conf"));
         assert_eq!(p.nodes_file(), PathBuf::from("/b/nodes"));
         assert_eq!(p.tunables_file(), PathBuf::from("/b/tunables"));
-        assert_eq!(
-            p.public_addresses_file(),
-            PathBuf::from("/b/public_addresses")
-        );
+        assert_eq!(p.public_addresses_file(), PathBuf::from("/b/public_addresses"));
         assert_eq!(p.events_dir(), PathBuf::from("/b/events/legacy"));
         assert_eq!(p.functions_file(), PathBuf::from("/b/functions"));
         assert_eq!(p.socket(), PathBuf::from("/r/rctdbd.socket"));

@@ -65,15 +65,9 @@ fn check_iface(name: &str) -> Result<(), String> {
         return Err("Empty interface name".to_string());
     }
     if name.len() > MAX_IFACE_LEN {
-        return Err(format!(
-            "Interface name {name} is longer than {MAX_IFACE_LEN} characters"
-        ));
+        return Err(format!("Interface name {name} is longer than {MAX_IFACE_LEN} characters"));
     }
-    if name == "."
-        || name == ".."
-        || name
-            .chars()
-            .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control())
+    if name == "." || name == ".." || name.chars().any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control())
     {
         return Err(format!("Invalid interface name {name}"));
     }
@@ -142,13 +136,7 @@ impl PublicAddresses {
                 Err(msg) => errors.push(ConfigError::line_err(file, line, msg)),
             }
         }
-        (
-            PublicAddresses {
-                file: file.to_path_buf(),
-                addrs,
-            },
-            errors,
-        )
+        (PublicAddresses { file: file.to_path_buf(), addrs }, errors)
     }
 
     /// Read and parse a public addresses file. A missing file gives no
@@ -156,10 +144,7 @@ impl PublicAddresses {
     pub fn load(file: &Path) -> Result<PublicAddresses, ConfigError> {
         match read_optional(file)? {
             Some(text) => PublicAddresses::parse(&text, file),
-            None => Ok(PublicAddresses {
-                file: file.to_path_buf(),
-                addrs: Vec::new(),
-            }),
+            None => Ok(PublicAddresses { file: file.to_path_buf(), addrs: Vec::new() }),
         }
     }
 
@@ -184,11 +169,7 @@ mod tests {
     use super::*;
 
     fn render(p: &PublicAddresses) -> String {
-        p.addrs
-            .iter()
-            .map(|a| format!("{}@{}={}", a.net, a.line, a.ifaces.join(",")))
-            .collect::<Vec<_>>()
-            .join(" ")
+        p.addrs.iter().map(|a| format!("{}@{}={}", a.net, a.line, a.ifaces.join(","))).collect::<Vec<_>>().join(" ")
     }
 
     /// A text block, `=> ` and the rendered entries or `! first error`.
@@ -294,18 +275,10 @@ mod tests {
 
     #[test]
     fn all_errors_collected() {
-        let (p, errs) = PublicAddresses::parse_all(
-            "1.2.3.4 eth0\n198.51.100.1/24 eth0\n198.51.100.2/24\n",
-            Path::new("pa"),
-        );
+        let (p, errs) =
+            PublicAddresses::parse_all("1.2.3.4 eth0\n198.51.100.1/24 eth0\n198.51.100.2/24\n", Path::new("pa"));
         let msgs: Vec<String> = errs.iter().map(ToString::to_string).collect();
-        assert_eq!(
-            msgs,
-            vec![
-                "pa:1: Missing /maskbits in public address 1.2.3.4",
-                "pa:3: No interface specified"
-            ]
-        );
+        assert_eq!(msgs, vec!["pa:1: Missing /maskbits in public address 1.2.3.4", "pa:3: No interface specified"]);
         assert_eq!(p.len(), 1);
     }
 
@@ -327,9 +300,6 @@ mod tests {
         assert_eq!(p.file, f);
         std::fs::write(&f, "198.51.100.1/24 eth0\nbad\n").unwrap();
         let e = PublicAddresses::load(&f).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            format!("{}:2: Missing /maskbits in public address bad", f.display())
-        );
+        assert_eq!(e.to_string(), format!("{}:2: Missing /maskbits in public address bad", f.display()));
     }
 }

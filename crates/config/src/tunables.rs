@@ -209,10 +209,7 @@ impl Tunable {
     /// Look a live tunable up by name, case-insensitively. Obsolete names
     /// give `None`.
     pub fn from_name(name: &str) -> Option<Tunable> {
-        TABLE
-            .iter()
-            .find(|e| e.1.eq_ignore_ascii_case(name))
-            .map(|e| e.0)
+        TABLE.iter().find(|e| e.1.eq_ignore_ascii_case(name)).map(|e| e.0)
     }
 
     /// Parse a value for this tunable into its raw form.
@@ -331,10 +328,7 @@ impl Tunables {
         let t = Tunable::from_name(name).ok_or_else(|| TunableError::NoSuch(name.to_string()))?;
         let raw = t
             .parse_value(value)
-            .ok_or_else(|| TunableError::InvalidValue {
-                name: t.name().to_string(),
-                value: value.to_string(),
-            })?;
+            .ok_or_else(|| TunableError::InvalidValue { name: t.name().to_string(), value: value.to_string() })?;
         self.set_raw(t, raw);
         Ok(t)
     }
@@ -369,29 +363,20 @@ impl Tunables {
             }
             let err = |msg: String| ConfigError::line_err(file, line, msg);
             if s.starts_with('[') {
-                errors.push(err(format!(
-                    "Invalid tunables line {s}: sections are not allowed"
-                )));
+                errors.push(err(format!("Invalid tunables line {s}: sections are not allowed")));
                 continue;
             }
             let Some((name, value)) = s.split_once('=') else {
-                errors.push(err(format!(
-                    "Invalid tunables line {s}: expected Name=value"
-                )));
+                errors.push(err(format!("Invalid tunables line {s}: expected Name=value")));
                 continue;
             };
             let (name, value) = (name.trim(), value.trim());
             if name.is_empty() {
-                errors.push(err(format!(
-                    "Invalid tunables line {s}: expected Name=value"
-                )));
+                errors.push(err(format!("Invalid tunables line {s}: expected Name=value")));
                 continue;
             }
             let Some(tun) = Tunable::from_name(name) else {
-                if OBSOLETE_TUNABLES
-                    .iter()
-                    .any(|o| o.eq_ignore_ascii_case(name))
-                {
+                if OBSOLETE_TUNABLES.iter().any(|o| o.eq_ignore_ascii_case(name)) {
                     errors.push(err(format!("Obsolete tunable {name}")));
                 } else {
                     errors.push(err(format!("Unknown tunable {name}")));
@@ -400,10 +385,7 @@ impl Tunables {
             };
             match tun.parse_value(value) {
                 Some(v) => t.set_raw(tun, v),
-                None => errors.push(err(format!(
-                    "Invalid value {value} for tunable {}",
-                    tun.name()
-                ))),
+                None => errors.push(err(format!("Invalid value {value} for tunable {}", tun.name()))),
             }
         }
         (t, errors)
@@ -560,37 +542,22 @@ mod tests {
     #[test]
     fn units() {
         for t in Tunable::ALL {
-            let want = if SECONDS.contains(t) {
-                TunableUnit::Seconds
-            } else {
-                TunableUnit::Count
-            };
+            let want = if SECONDS.contains(t) { TunableUnit::Seconds } else { TunableUnit::Count };
             assert_eq!(t.unit(), want, "{t}");
         }
     }
 
     #[test]
     fn from_name() {
-        assert_eq!(
-            Tunable::from_name("KeepaliveInterval"),
-            Some(Tunable::KeepaliveInterval)
-        );
-        assert_eq!(
-            Tunable::from_name("keepaliveinterval"),
-            Some(Tunable::KeepaliveInterval)
-        );
-        assert_eq!(
-            Tunable::from_name("NOIPFAILBACK"),
-            Some(Tunable::NoIPFailback)
-        );
+        assert_eq!(Tunable::from_name("KeepaliveInterval"), Some(Tunable::KeepaliveInterval));
+        assert_eq!(Tunable::from_name("keepaliveinterval"), Some(Tunable::KeepaliveInterval));
+        assert_eq!(Tunable::from_name("NOIPFAILBACK"), Some(Tunable::NoIPFailback));
         assert_eq!(Tunable::from_name("DisableIPFailover"), None);
         assert_eq!(Tunable::from_name("Keepalive"), None);
         assert_eq!(Tunable::from_name(""), None);
         for t in Tunable::ALL {
             assert_eq!(Tunable::from_name(t.name()), Some(*t));
-            assert!(!OBSOLETE_TUNABLES
-                .iter()
-                .any(|o| o.eq_ignore_ascii_case(t.name())));
+            assert!(!OBSOLETE_TUNABLES.iter().any(|o| o.eq_ignore_ascii_case(t.name())));
         }
     }
 
@@ -644,21 +611,12 @@ mod tests {
     #[test]
     fn set_returns_tunable_and_errors_are_typed() {
         let mut t = Tunables::defaults();
-        assert_eq!(
-            t.set("monitorinterval", "500ms"),
-            Ok(Tunable::MonitorInterval)
-        );
-        assert_eq!(
-            t.duration(Tunable::MonitorInterval),
-            Duration::from_millis(500)
-        );
+        assert_eq!(t.set("monitorinterval", "500ms"), Ok(Tunable::MonitorInterval));
+        assert_eq!(t.duration(Tunable::MonitorInterval), Duration::from_millis(500));
         assert_eq!(t.set("Foo", "1"), Err(TunableError::NoSuch("Foo".into())));
         assert_eq!(
             t.set("monitorinterval", "x"),
-            Err(TunableError::InvalidValue {
-                name: "MonitorInterval".into(),
-                value: "x".into()
-            })
+            Err(TunableError::InvalidValue { name: "MonitorInterval".into(), value: "x".into() })
         );
     }
 
@@ -666,28 +624,13 @@ mod tests {
     fn duration_and_count() {
         let mut t = Tunables::defaults();
         t.set_raw(Tunable::KeepaliveInterval, 250);
-        assert_eq!(
-            t.duration(Tunable::KeepaliveInterval),
-            Duration::from_millis(250)
-        );
+        assert_eq!(t.duration(Tunable::KeepaliveInterval), Duration::from_millis(250));
         assert_eq!(t.count(Tunable::KeepaliveInterval), 250);
-        assert_eq!(
-            t.duration(Tunable::KeepaliveLimit),
-            Duration::from_secs(5),
-            "Count read as seconds"
-        );
+        assert_eq!(t.duration(Tunable::KeepaliveLimit), Duration::from_secs(5), "Count read as seconds");
         t.set_raw(Tunable::KeepaliveLimit, u64::MAX);
-        assert_eq!(
-            t.count(Tunable::KeepaliveLimit),
-            u64::from(u32::MAX),
-            "clamped"
-        );
+        assert_eq!(t.count(Tunable::KeepaliveLimit), u64::from(u32::MAX), "clamped");
         t.set_raw(Tunable::KeepaliveInterval, u64::MAX);
-        assert_eq!(
-            t.duration(Tunable::KeepaliveInterval),
-            crate::MAX_DURATION,
-            "clamped"
-        );
+        assert_eq!(t.duration(Tunable::KeepaliveInterval), crate::MAX_DURATION, "clamped");
     }
 
     #[test]
@@ -782,17 +725,11 @@ RecoverInterval=1
         let f = dir.path().join("tunables");
         assert_eq!(Tunables::load(&f).unwrap(), Tunables::defaults());
         std::fs::write(&f, "MonitorInterval=2\n").unwrap();
-        assert_eq!(
-            Tunables::load(&f).unwrap().raw(Tunable::MonitorInterval),
-            2000
-        );
+        assert_eq!(Tunables::load(&f).unwrap().raw(Tunable::MonitorInterval), 2000);
         std::fs::write(&f, "MonitorInterval=2\nX=1\nY=2\n").unwrap();
         let errs = Tunables::load(&f).unwrap_err();
         assert_eq!(errs.len(), 2);
-        assert_eq!(
-            errs[0].to_string(),
-            format!("{}:2: Unknown tunable X", f.display())
-        );
+        assert_eq!(errs[0].to_string(), format!("{}:2: Unknown tunable X", f.display()));
     }
 
     #[test]

@@ -36,9 +36,7 @@ fn executable_problem(path: &Path) -> Option<String> {
     match fs::metadata(path) {
         Err(e) => Some(format!("{}: {e}", path.display())),
         Ok(m) if !m.is_file() => Some(format!("{} is not a regular file", path.display())),
-        Ok(m) if m.permissions().mode() & 0o111 == 0 => {
-            Some(format!("{} is not executable", path.display()))
-        }
+        Ok(m) if m.permissions().mode() & 0o111 == 0 => Some(format!("{} is not executable", path.display())),
         Ok(_) => None,
     }
 }
@@ -61,9 +59,7 @@ pub fn validate_dir(base: &Path) -> Report {
         Ok(Some(text)) => {
             let p = Conf::parse_all(&text, &conf_file);
             errors(p.errors, &mut report);
-            report
-                .warnings
-                .extend(p.warnings.iter().map(ToString::to_string));
+            report.warnings.extend(p.warnings.iter().map(ToString::to_string));
             Some((p.conf, p.lines))
         }
         Ok(None) => None,
@@ -88,10 +84,7 @@ pub fn validate_dir(base: &Path) -> Report {
             ok.then_some(nodes)
         }
         Ok(None) => {
-            report.errors.push(format!(
-                "{}: file not found (the nodes file is required)",
-                nodes_file.display()
-            ));
+            report.errors.push(format!("{}: file not found (the nodes file is required)", nodes_file.display()));
             None
         }
         Err(e) => {
@@ -123,26 +116,19 @@ pub fn validate_dir(base: &Path) -> Report {
         if let Some(script) = &conf.event.debug_script {
             let full: PathBuf = base.join(script);
             if let Some(problem) = executable_problem(&full) {
-                report.errors.push(format!(
-                    "{}: [event] debug script: {problem}",
-                    at(("event", "debug script"))
-                ));
+                report.errors.push(format!("{}: [event] debug script: {problem}", at(("event", "debug script"))));
             }
         }
         if let Some(ClusterLock::Helper { argv }) = &conf.cluster.cluster_lock {
             if let Some(problem) = argv.first().and_then(|p| executable_problem(Path::new(p))) {
-                report.warnings.push(format!(
-                    "{}: cluster lock helper: {problem}",
-                    at(("cluster", "cluster lock"))
-                ));
+                report.warnings.push(format!("{}: cluster lock helper: {problem}", at(("cluster", "cluster lock"))));
             }
         }
         if let Some(cmd) = &conf.failover.fence_command {
             if let Some(problem) = executable_problem(cmd) {
-                report.warnings.push(format!(
-                    "{}: [failover] fence command: {problem}",
-                    at(("failover", "fence command"))
-                ));
+                report
+                    .warnings
+                    .push(format!("{}: [failover] fence command: {problem}", at(("failover", "fence command"))));
             }
         }
     }

@@ -3,8 +3,7 @@
 
 use proptest::prelude::*;
 use rctdb_config::{
-    format_duration, format_tunable, parse_duration, Conf, Nodes, Pnn, PublicAddresses, Tunable,
-    Tunables, MAX_DURATION,
+    format_duration, format_tunable, parse_duration, Conf, Nodes, Pnn, PublicAddresses, Tunable, Tunables, MAX_DURATION,
 };
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
@@ -37,11 +36,8 @@ fn config_like() -> impl Strategy<Value = String> {
         "[0-9]{1,25}",
         any::<String>(),
     ];
-    prop::collection::vec(
-        prop::collection::vec(token, 0..6).prop_map(|t| t.concat()),
-        0..12,
-    )
-    .prop_map(|lines| lines.join("\n"))
+    prop::collection::vec(prop::collection::vec(token, 0..6).prop_map(|t| t.concat()), 0..12)
+        .prop_map(|lines| lines.join("\n"))
 }
 
 fn any_text() -> impl Strategy<Value = String> {
@@ -127,10 +123,8 @@ fn node_list() -> impl Strategy<Value = Vec<Option<IpAddr>>> {
         "needs unique present nodes",
         |v| {
             let mut seen = std::collections::HashSet::new();
-            let v: Vec<Option<IpAddr>> = v
-                .into_iter()
-                .map(|a| a.filter(|a| !a.is_unspecified() && seen.insert(a.to_canonical())))
-                .collect();
+            let v: Vec<Option<IpAddr>> =
+                v.into_iter().map(|a| a.filter(|a| !a.is_unspecified() && seen.insert(a.to_canonical()))).collect();
             v.iter().any(Option::is_some).then_some(v)
         },
     )
@@ -141,9 +135,7 @@ fn node_list() -> impl Strategy<Value = Vec<Option<IpAddr>>> {
 fn render_nodes(list: &[Option<IpAddr>], seed: u64) -> String {
     let mut s = seed;
     let mut bit = || {
-        s = s
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         (s >> 33) & 1 == 1
     };
     let mut out = String::new();

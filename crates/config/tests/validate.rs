@@ -27,10 +27,7 @@ fn run(files: &[(&str, &str)]) -> (Report, String) {
 fn good_directory() {
     let (r, _) = run(&[
         ("nodes", "192.0.2.1\n192.0.2.2\n"),
-        (
-            "rctdb.conf",
-            "[cluster]\nnode address = 192.0.2.2\n[event]\ndebug script = debug.sh\n",
-        ),
+        ("rctdb.conf", "[cluster]\nnode address = 192.0.2.2\n[event]\ndebug script = debug.sh\n"),
         ("debug.sh", "#!/bin/sh\n"),
         ("tunables", "KeepaliveInterval=200ms\n"),
         ("public_addresses", "198.51.100.1/24 eth0\n"),
@@ -48,10 +45,7 @@ fn only_nodes_is_enough() {
 #[test]
 fn empty_directory() {
     let (r, _) = run(&[]);
-    assert_eq!(
-        r.errors,
-        vec!["{base}/nodes: file not found (the nodes file is required)"]
-    );
+    assert_eq!(r.errors, vec!["{base}/nodes: file not found (the nodes file is required)"]);
     assert!(r.warnings.is_empty());
     assert!(!r.is_ok());
 }
@@ -60,10 +54,7 @@ fn empty_directory() {
 fn every_file_every_error() {
     let (r, _) = run(&[
         ("nodes", "192.0.2.1\nbad\n192.0.2.1\n"),
-        (
-            "rctdb.conf",
-            "[cluster]\nleader timeout = x\nfoo = 1\n[bogus]\n[failover]\ndisabled = maybe\n",
-        ),
+        ("rctdb.conf", "[cluster]\nleader timeout = x\nfoo = 1\n[bogus]\n[failover]\ndisabled = maybe\n"),
         ("tunables", "Nope=1\nKeepaliveLimit=x\n"),
         ("public_addresses", "198.51.100.1 eth0\n198.51.100.2/24\n"),
     ]);
@@ -93,15 +84,9 @@ fn every_file_every_error() {
 fn node_address_must_be_a_node() {
     let (r, _) = run(&[
         ("nodes", "192.0.2.1\n#192.0.2.2\n"),
-        (
-            "rctdb.conf",
-            "# my node\n[cluster]\nnode address = 192.0.2.2\n",
-        ),
+        ("rctdb.conf", "# my node\n[cluster]\nnode address = 192.0.2.2\n"),
     ]);
-    assert_eq!(
-        r.errors,
-        vec!["{base}/rctdb.conf:3: [cluster] node address 192.0.2.2 is not a node in {base}/nodes"]
-    );
+    assert_eq!(r.errors, vec!["{base}/rctdb.conf:3: [cluster] node address 192.0.2.2 is not a node in {base}/nodes"]);
 }
 
 #[test]
@@ -122,48 +107,21 @@ fn executables() {
         ("plain", ""),
     ]);
     assert_eq!(r.errors.len(), 1, "{r:?}");
-    assert!(
-        r.errors[0].starts_with("{base}/rctdb.conf:2: [event] debug script: {base}/missing.sh: "),
-        "{r:?}"
-    );
+    assert!(r.errors[0].starts_with("{base}/rctdb.conf:2: [event] debug script: {base}/missing.sh: "), "{r:?}");
     assert_eq!(r.warnings.len(), 2, "{r:?}");
-    assert!(
-        r.warnings[0]
-            .starts_with("{base}/rctdb.conf:4: cluster lock helper: /nonexistent/helper: "),
-        "{r:?}"
-    );
-    assert!(
-        r.warnings[1]
-            .starts_with("{base}/rctdb.conf:6: [failover] fence command: /nonexistent/fence: "),
-        "{r:?}"
-    );
+    assert!(r.warnings[0].starts_with("{base}/rctdb.conf:4: cluster lock helper: /nonexistent/helper: "), "{r:?}");
+    assert!(r.warnings[1].starts_with("{base}/rctdb.conf:6: [failover] fence command: /nonexistent/fence: "), "{r:?}");
 
-    let (r, _) = run(&[
-        ("nodes", "192.0.2.1\n"),
-        ("rctdb.conf", "[event]\ndebug script = plain\n"),
-        ("plain", ""),
-    ]);
-    assert_eq!(
-        r.errors,
-        vec!["{base}/rctdb.conf:2: [event] debug script: {base}/plain is not executable"]
-    );
+    let (r, _) = run(&[("nodes", "192.0.2.1\n"), ("rctdb.conf", "[event]\ndebug script = plain\n"), ("plain", "")]);
+    assert_eq!(r.errors, vec!["{base}/rctdb.conf:2: [event] debug script: {base}/plain is not executable"]);
 }
 
 #[test]
 fn recovery_lock_alias_line_is_used() {
-    let (r, _) = run(&[
-        ("nodes", "192.0.2.1\n"),
-        (
-            "rctdb.conf",
-            "[cluster]\n\nrecovery lock = !/nonexistent/h\n",
-        ),
-    ]);
+    let (r, _) = run(&[("nodes", "192.0.2.1\n"), ("rctdb.conf", "[cluster]\n\nrecovery lock = !/nonexistent/h\n")]);
     assert_eq!(r.warnings.len(), 2, "{r:?}");
     assert!(r.warnings[0].contains("deprecated"));
-    assert!(
-        r.warnings[1].starts_with("{base}/rctdb.conf:3: cluster lock helper"),
-        "{r:?}"
-    );
+    assert!(r.warnings[1].starts_with("{base}/rctdb.conf:3: cluster lock helper"), "{r:?}");
 }
 
 #[test]

@@ -40,10 +40,7 @@ impl std::fmt::Display for FrameError {
             FrameError::BadMagic(m) => write!(f, "bad magic {m:02x?}"),
             FrameError::BadVersion(v) => write!(f, "unsupported wire version {v}"),
             FrameError::BadReserved(v) => write!(f, "reserved header field is {v}, not 0"),
-            FrameError::TooLarge(n) => write!(
-                f,
-                "frame body of {n} bytes exceeds the limit of {MAX_BODY_LEN}"
-            ),
+            FrameError::TooLarge(n) => write!(f, "frame body of {n} bytes exceeds the limit of {MAX_BODY_LEN}"),
             FrameError::BadBody(e) => write!(f, "undecodable frame body: {e}"),
             FrameError::TrailingBytes(n) => {
                 write!(f, "{n} bytes left over after the packet in a frame")
@@ -116,8 +113,7 @@ pub fn decode(buf: &[u8]) -> Result<Option<(Packet, usize)>, FrameError> {
         return Ok(None);
     }
     let body = &buf[HEADER_LEN..HEADER_LEN + len];
-    let (packet, rest) = postcard::take_from_bytes::<Packet>(body)
-        .map_err(|e| FrameError::BadBody(e.to_string()))?;
+    let (packet, rest) = postcard::take_from_bytes::<Packet>(body).map_err(|e| FrameError::BadBody(e.to_string()))?;
     if !rest.is_empty() {
         return Err(FrameError::TrailingBytes(rest.len()));
     }

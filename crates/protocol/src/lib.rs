@@ -20,14 +20,9 @@ mod frame;
 mod packet;
 mod types;
 
-pub use frame::{
-    decode, encode, try_encode, FrameBuffer, FrameError, HEADER_LEN, MAGIC, MAX_BODY_LEN, VERSION,
-};
-pub use packet::{
-    srvid, Control, ControlError, ControlReply, ControlRequest, Keepalive, Message, Packet,
-    ReplyData,
-};
+pub use frame::{decode, encode, try_encode, FrameBuffer, FrameError, HEADER_LEN, MAGIC, MAX_BODY_LEN, VERSION};
+pub use packet::{srvid, Control, ControlError, ControlReply, ControlRequest, Keepalive, Message, Packet, ReplyData};
 pub use types::{
-    DebugLevel, Event, EventRun, Generation, NodeFlags, NodeInfo, NodeMap, ParseLevelError, Pnn,
-    RecMode, RunState, ScriptRun, ScriptStatus, Uptime, VnnMap,
+    DebugLevel, Event, EventRun, Generation, NodeFlags, NodeInfo, NodeMap, ParseLevelError, Pnn, RecMode, RunState,
+    ScriptRun, ScriptStatus, Uptime, VnnMap,
 };

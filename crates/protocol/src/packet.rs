@@ -58,10 +58,7 @@ pub struct ControlError {
 
 impl ControlError {
     pub fn new(code: i32, message: impl Into<String>) -> Self {
-        ControlError {
-            code,
-            message: message.into(),
-        }
+        ControlError { code, message: message.into() }
     }
 }
 
@@ -128,11 +125,7 @@ pub enum Control {
     GetLeader,
     /// Run an event's scripts now; replies [`ReplyData::EventRun`] when
     /// the event completes. `timeout_ms` overrides `EventScriptTimeout`.
-    RunEvent {
-        event: Event,
-        args: Vec<String>,
-        timeout_ms: Option<u64>,
-    },
+    RunEvent { event: Event, args: Vec<String>, timeout_ms: Option<u64> },
     /// Replies [`ReplyData::EventRun`]: the last completed run of an event.
     GetEventStatus(Event),
     /// Set this node's recovery mode.

@@ -139,9 +139,7 @@ impl NodeMap {
     }
     /// Nodes that are not deleted.
     pub fn present(&self) -> impl Iterator<Item = &NodeInfo> {
-        self.nodes
-            .iter()
-            .filter(|n| !n.flags.contains(NodeFlags::DELETED))
+        self.nodes.iter().filter(|n| !n.flags.contains(NodeFlags::DELETED))
     }
 }
 
@@ -212,9 +210,7 @@ impl RunState {
     }
     /// Parse a run-state name, case-insensitively.
     pub fn parse(s: &str) -> Option<RunState> {
-        RunState::ALL
-            .into_iter()
-            .find(|r| r.name().eq_ignore_ascii_case(s))
+        RunState::ALL.into_iter().find(|r| r.name().eq_ignore_ascii_case(s))
     }
 }
 
@@ -251,13 +247,8 @@ impl fmt::Display for ParseLevelError {
 impl std::error::Error for ParseLevelError {}
 
 impl DebugLevel {
-    pub const ALL: [DebugLevel; 5] = [
-        DebugLevel::Error,
-        DebugLevel::Warning,
-        DebugLevel::Notice,
-        DebugLevel::Info,
-        DebugLevel::Debug,
-    ];
+    pub const ALL: [DebugLevel; 5] =
+        [DebugLevel::Error, DebugLevel::Warning, DebugLevel::Notice, DebugLevel::Info, DebugLevel::Debug];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -286,10 +277,7 @@ impl DebugLevel {
         }
         if t.len() >= 3 {
             let up = t.to_ascii_uppercase();
-            if let Some(l) = DebugLevel::ALL
-                .into_iter()
-                .find(|l| l.name().starts_with(&up))
-            {
+            if let Some(l) = DebugLevel::ALL.into_iter().find(|l| l.name().starts_with(&up)) {
                 return Ok(l);
             }
         }

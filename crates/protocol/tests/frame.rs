@@ -10,12 +10,7 @@ use proptest::prelude::*;
 use rctdb_protocol::*;
 
 fn ping() -> Packet {
-    Packet::Control(ControlRequest {
-        reqid: 1,
-        src: Pnn::UNKNOWN,
-        dest: Pnn::CURRENT,
-        control: Control::Ping,
-    })
+    Packet::Control(ControlRequest { reqid: 1, src: Pnn::UNKNOWN, dest: Pnn::CURRENT, control: Control::Ping })
 }
 
 /// The body of `packet`'s frame.
@@ -25,12 +20,7 @@ fn body(packet: &Packet) -> Vec<u8> {
 
 /// A message whose frame body is exactly `len` bytes (`len` >= 10).
 fn message_with_body_len(len: usize) -> Packet {
-    let mut m = Message {
-        srvid: 0,
-        src: Pnn(0),
-        dest: Pnn(0),
-        data: Vec::new(),
-    };
+    let mut m = Message { srvid: 0, src: Pnn(0), dest: Pnn(0), data: Vec::new() };
     let overhead = body(&Packet::Message(m.clone())).len() - 1;
     let varint_len = |n: usize| {
         if n < 1 << 7 {
@@ -41,10 +31,7 @@ fn message_with_body_len(len: usize) -> Packet {
             3
         }
     };
-    let data_len = (len - overhead - 3..len - overhead)
-        .rev()
-        .find(|&d| d + varint_len(d) == len - overhead)
-        .unwrap();
+    let data_len = (len - overhead - 3..len - overhead).rev().find(|&d| d + varint_len(d) == len - overhead).unwrap();
     m.data = vec![0xA5; data_len];
     Packet::Message(m)
 }
@@ -118,11 +105,7 @@ fn bad_magic_is_caught_on_its_first_wrong_byte() {
         buf.push(MAGIC[at] ^ 0x20);
         let mut want = [0; 4];
         want[..=at].copy_from_slice(&buf);
-        assert_eq!(
-            decode(&buf),
-            Err(FrameError::BadMagic(want)),
-            "wrong byte {at}"
-        );
+        assert_eq!(decode(&buf), Err(FrameError::BadMagic(want)), "wrong byte {at}");
         assert_eq!(feed([&buf[..]]).1, Err(FrameError::BadMagic(want)));
     }
     let mut frame = encode(&ping());
@@ -142,10 +125,7 @@ fn wrong_version_is_rejected_from_the_header() {
 #[test]
 fn nonzero_reserved_is_rejected_from_the_header() {
     for reserved in [1, 0x8000, 0xFFFF] {
-        assert_eq!(
-            decode(&raw_frame(VERSION, reserved, 0, &[])),
-            Err(FrameError::BadReserved(reserved))
-        );
+        assert_eq!(decode(&raw_frame(VERSION, reserved, 0, &[])), Err(FrameError::BadReserved(reserved)));
     }
 }
 
@@ -155,16 +135,10 @@ fn oversize_length_is_rejected_before_the_body_arrives() {
         let header = raw_frame(VERSION, 0, len, &[]);
         assert_eq!(header.len(), HEADER_LEN);
         assert_eq!(decode(&header), Err(FrameError::TooLarge(len as usize)));
-        assert_eq!(
-            feed([&header[..]]).1,
-            Err(FrameError::TooLarge(len as usize))
-        );
+        assert_eq!(feed([&header[..]]).1, Err(FrameError::TooLarge(len as usize)));
     }
     // The limit itself is allowed: the header alone waits for the body.
-    assert_eq!(
-        decode(&raw_frame(VERSION, 0, MAX_BODY_LEN as u32, &[])),
-        Ok(None)
-    );
+    assert_eq!(decode(&raw_frame(VERSION, 0, MAX_BODY_LEN as u32, &[])), Ok(None));
 }
 
 #[test]
@@ -179,11 +153,7 @@ fn a_body_of_exactly_max_len_decodes() {
 #[test]
 fn try_encode_refuses_a_body_over_max_len() {
     for len in [MAX_BODY_LEN + 1, MAX_BODY_LEN + 2, MAX_BODY_LEN + 1000] {
-        assert_eq!(
-            try_encode(&message_with_body_len(len)),
-            Err(FrameError::TooLarge(len)),
-            "body of {len} bytes"
-        );
+        assert_eq!(try_encode(&message_with_body_len(len)), Err(FrameError::TooLarge(len)), "body of {len} bytes");
     }
 }
 
@@ -213,11 +183,7 @@ fn try_encode_refuses_an_oversize_event_run() {
             output: "x".repeat(MAX_BODY_LEN),
         }],
     };
-    let packet = Packet::Reply(ControlReply {
-        reqid: 1,
-        src: Pnn(0),
-        result: Ok(ReplyData::EventRun(run)),
-    });
+    let packet = Packet::Reply(ControlReply { reqid: 1, src: Pnn(0), result: Ok(ReplyData::EventRun(run)) });
     assert!(matches!(
         try_encode(&packet),
         Err(FrameError::TooLarge(n)) if n > MAX_BODY_LEN
@@ -261,10 +227,7 @@ fn garbage_bodies_are_rejected() {
         &string_past_the_end,
         &invalid_utf8,
     ] {
-        assert!(
-            matches!(decode(&frame_around(b)), Err(FrameError::BadBody(_))),
-            "body {b:02x?}"
-        );
+        assert!(matches!(decode(&frame_around(b)), Err(FrameError::BadBody(_))), "body {b:02x?}");
     }
 }
 
@@ -272,20 +235,14 @@ fn garbage_bodies_are_rejected() {
 fn an_absurd_element_count_is_rejected_without_allocating_it() {
     // A node map claiming u32::MAX nodes, in a 10-byte body.
     let b = [2, 0, 0, 0, 3, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F];
-    assert!(matches!(
-        decode(&frame_around(&b)),
-        Err(FrameError::BadBody(_))
-    ));
+    assert!(matches!(decode(&frame_around(&b)), Err(FrameError::BadBody(_))));
 }
 
 #[test]
 fn a_frame_buffer_stays_failed_after_an_error() {
     let stuffed = frame_around(&[body(&ping()), vec![0]].concat());
     let oversize = raw_frame(VERSION, 0, u32::MAX, &[]);
-    for (bad, err) in [
-        (stuffed, FrameError::TrailingBytes(1)),
-        (oversize, FrameError::TooLarge(u32::MAX as usize)),
-    ] {
+    for (bad, err) in [(stuffed, FrameError::TrailingBytes(1)), (oversize, FrameError::TooLarge(u32::MAX as usize))] {
         let mut fb = FrameBuffer::new();
         fb.extend(&bad);
         assert_eq!(fb.next_packet(), Err(err.clone()));
@@ -309,18 +266,9 @@ fn errors_name_the_problem() {
     let cases = [
         (FrameError::BadMagic(*b"HTTP"), "bad magic [48, 54, 54, 50]"),
         (FrameError::BadVersion(2), "unsupported wire version 2"),
-        (
-            FrameError::BadReserved(7),
-            "reserved header field is 7, not 0",
-        ),
-        (
-            FrameError::TooLarge(MAX_BODY_LEN + 1),
-            "frame body of 1048577 bytes exceeds the limit of 1048576",
-        ),
-        (
-            FrameError::TrailingBytes(3),
-            "3 bytes left over after the packet in a frame",
-        ),
+        (FrameError::BadReserved(7), "reserved header field is 7, not 0"),
+        (FrameError::TooLarge(MAX_BODY_LEN + 1), "frame body of 1048577 bytes exceeds the limit of 1048576"),
+        (FrameError::TrailingBytes(3), "3 bytes left over after the packet in a frame"),
     ];
     for (e, text) in cases {
         assert_eq!(e.to_string(), text);

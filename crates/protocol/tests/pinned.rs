@@ -14,36 +14,19 @@ use std::fmt::Debug;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 fn request(control: Control) -> Packet {
-    Packet::Control(ControlRequest {
-        reqid: 7,
-        src: Pnn::UNKNOWN,
-        dest: Pnn::CURRENT,
-        control,
-    })
+    Packet::Control(ControlRequest { reqid: 7, src: Pnn::UNKNOWN, dest: Pnn::CURRENT, control })
 }
 
 fn reply(data: ReplyData) -> Packet {
-    Packet::Reply(ControlReply {
-        reqid: 7,
-        src: Pnn(2),
-        result: Ok(data),
-    })
+    Packet::Reply(ControlReply { reqid: 7, src: Pnn(2), result: Ok(data) })
 }
 
 fn sample_node_map() -> NodeMap {
-    let node = |pnn, addr, flags| NodeInfo {
-        pnn: Pnn(pnn),
-        addr,
-        flags: NodeFlags(flags),
-    };
+    let node = |pnn, addr, flags| NodeInfo { pnn: Pnn(pnn), addr, flags: NodeFlags(flags) };
     NodeMap {
         nodes: vec![
             node(0, Ipv4Addr::new(10, 0, 0, 1).into(), 0),
-            node(
-                1,
-                Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2).into(),
-                0x08 | 0x02,
-            ),
+            node(1, Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2).into(), 0x08 | 0x02),
             node(2, Ipv4Addr::UNSPECIFIED.into(), 0x10),
         ],
     }
@@ -95,16 +78,10 @@ fn run_with_status(status: ScriptStatus) -> EventRun {
 fn packets() -> Vec<(Packet, &'static str)> {
     vec![
         (
-            Packet::Keepalive(Keepalive {
-                version: 0x0001_0002,
-                uptime_ms: 123_456,
-            }),
+            Packet::Keepalive(Keepalive { version: 0x0001_0002, uptime_ms: 123_456 }),
             "5243544401000000 07000000 00828004c0c407",
         ),
-        (
-            request(Control::GetPnn),
-            "5243544401000000 0d000000 0107ffffffff0f818080800f01",
-        ),
+        (request(Control::GetPnn), "5243544401000000 0d000000 0107ffffffff0f818080800f01"),
         (
             Packet::Reply(ControlReply {
                 reqid: 0x1234_5678,
@@ -139,13 +116,25 @@ fn controls() -> Vec<(Control, &'static str)> {
         (Control::GetDebug, "5243544401000000 0d000000 0107ffffffff0f818080800f08"),
         (Control::SetDebug(DebugLevel::Notice), "5243544401000000 0e000000 0107ffffffff0f818080800f0902"),
         (Control::ListTunables, "5243544401000000 0d000000 0107ffffffff0f818080800f0a"),
-        (Control::GetTunable("RecoverInterval".into()), "5243544401000000 1d000000 0107ffffffff0f818080800f0b0f5265636f766572496e74657276616c"),
-        (Control::SetTunable { name: "KeepaliveLimit".into(), value: "5".into() }, "5243544401000000 1e000000 0107ffffffff0f818080800f0c0e4b656570616c6976654c696d69740135"),
+        (
+            Control::GetTunable("RecoverInterval".into()),
+            "5243544401000000 1d000000 0107ffffffff0f818080800f0b0f5265636f766572496e74657276616c",
+        ),
+        (
+            Control::SetTunable { name: "KeepaliveLimit".into(), value: "5".into() },
+            "5243544401000000 1e000000 0107ffffffff0f818080800f0c0e4b656570616c6976654c696d69740135",
+        ),
         (Control::ReloadNodesFile, "5243544401000000 0d000000 0107ffffffff0f818080800f0d"),
         (Control::GetNodesFile, "5243544401000000 0d000000 0107ffffffff0f818080800f0e"),
         (Control::Shutdown, "5243544401000000 0d000000 0107ffffffff0f818080800f0f"),
-        (Control::RegisterSrvid(srvid::CLIENT_BASE | 42), "5243544401000000 17000000 0107ffffffff0f818080800f10aa80808080808080be01"),
-        (Control::DeregisterSrvid(srvid::CLIENT_BASE | 42), "5243544401000000 17000000 0107ffffffff0f818080800f11aa80808080808080be01"),
+        (
+            Control::RegisterSrvid(srvid::CLIENT_BASE | 42),
+            "5243544401000000 17000000 0107ffffffff0f818080800f10aa80808080808080be01",
+        ),
+        (
+            Control::DeregisterSrvid(srvid::CLIENT_BASE | 42),
+            "5243544401000000 17000000 0107ffffffff0f818080800f11aa80808080808080be01",
+        ),
         (Control::GetLeader, "5243544401000000 0d000000 0107ffffffff0f818080800f12"),
         (
             Control::RunEvent {
@@ -157,7 +146,10 @@ fn controls() -> Vec<(Control, &'static str)> {
         ),
         (Control::GetEventStatus(Event::Monitor), "5243544401000000 0e000000 0107ffffffff0f818080800f1408"),
         (Control::SetRecMode(RecMode::Active), "5243544401000000 0e000000 0107ffffffff0f818080800f1501"),
-        (Control::SetVnnMap(VnnMap { generation: Generation(0x1f2e_3d4c), map: vec![Pnn(0), Pnn(2)] }), "5243544401000000 15000000 0107ffffffff0f818080800f16ccfab8f901020002"),
+        (
+            Control::SetVnnMap(VnnMap { generation: Generation(0x1f2e_3d4c), map: vec![Pnn(0), Pnn(2)] }),
+            "5243544401000000 15000000 0107ffffffff0f818080800f16ccfab8f901020002",
+        ),
         (Control::GetReclock, "5243544401000000 0d000000 0107ffffffff0f818080800f17"),
         (Control::SetBanState { seconds: 300 }, "5243544401000000 0f000000 0107ffffffff0f818080800f18ac02"),
         (Control::StopNode, "5243544401000000 0d000000 0107ffffffff0f818080800f19"),
@@ -209,10 +201,7 @@ fn run_states() -> Vec<(RunState, &'static str)> {
         (RunState::Unknown, "5243544401000000 06000000 020702000700"),
         (RunState::Init, "5243544401000000 06000000 020702000701"),
         (RunState::Setup, "5243544401000000 06000000 020702000702"),
-        (
-            RunState::FirstRecovery,
-            "5243544401000000 06000000 020702000703",
-        ),
+        (RunState::FirstRecovery, "5243544401000000 06000000 020702000703"),
         (RunState::Startup, "5243544401000000 06000000 020702000704"),
         (RunState::Running, "5243544401000000 06000000 020702000705"),
         (RunState::Shutdown, "5243544401000000 06000000 020702000706"),
@@ -222,94 +211,37 @@ fn run_states() -> Vec<(RunState, &'static str)> {
 /// Framed as `request(Control::SetDebug(level))`.
 fn debug_levels() -> Vec<(DebugLevel, &'static str)> {
     vec![
-        (
-            DebugLevel::Error,
-            "5243544401000000 0e000000 0107ffffffff0f818080800f0900",
-        ),
-        (
-            DebugLevel::Warning,
-            "5243544401000000 0e000000 0107ffffffff0f818080800f0901",
-        ),
-        (
-            DebugLevel::Notice,
-            "5243544401000000 0e000000 0107ffffffff0f818080800f0902",
-        ),
-        (
-            DebugLevel::Info,
-            "5243544401000000 0e000000 0107ffffffff0f818080800f0903",
-        ),
-        (
-            DebugLevel::Debug,
-            "5243544401000000 0e000000 0107ffffffff0f818080800f0904",
-        ),
+        (DebugLevel::Error, "5243544401000000 0e000000 0107ffffffff0f818080800f0900"),
+        (DebugLevel::Warning, "5243544401000000 0e000000 0107ffffffff0f818080800f0901"),
+        (DebugLevel::Notice, "5243544401000000 0e000000 0107ffffffff0f818080800f0902"),
+        (DebugLevel::Info, "5243544401000000 0e000000 0107ffffffff0f818080800f0903"),
+        (DebugLevel::Debug, "5243544401000000 0e000000 0107ffffffff0f818080800f0904"),
     ]
 }
 
 /// Framed as `request(Control::SetRecMode(mode))`.
 fn set_rec_modes() -> Vec<(RecMode, &'static str)> {
     vec![
-        (
-            RecMode::Normal,
-            "5243544401000000 0e000000 0107ffffffff0f818080800f1500",
-        ),
-        (
-            RecMode::Active,
-            "5243544401000000 0e000000 0107ffffffff0f818080800f1501",
-        ),
+        (RecMode::Normal, "5243544401000000 0e000000 0107ffffffff0f818080800f1500"),
+        (RecMode::Active, "5243544401000000 0e000000 0107ffffffff0f818080800f1501"),
     ]
 }
 
 /// Framed as `request(Control::GetEventStatus(event))`.
 fn events() -> Vec<(Event, &'static str)> {
     vec![
-        (
-            Event::Init,
-            "5243544401000000 0e000000 0107ffffffff0f818080800f1400",
-        ),
-        (
-            Event::Setup,
-            "5243544401000000 0e000000 0107ffffffff0f818080800f1401",
-        ),
-        (
-            Event::Startup,
-            "5243544401000000 0e000000 0107ffffffff0f818080800f1402",
-        ),
-        (
-            Event::StartRecovery,
-            "5243544401000000 0e000000 0107ffffffff0f818080800f1403",
-        ),
-        (
-            Event::Recovered,
-            "5243544401000000 0e000000 0107ffffffff0f818080800f1404",
-        ),
-        (
-            Event::TakeIp,
-            "5243544401000000 0e000000 0107ffffffff0f818080800f1405",
-        ),
-        (
-            Event::ReleaseIp,
-            "5243544401000000 0e000000 0107ffffffff0f818080800f1406",
-        ),
-        (
-            Event::UpdateIp,
-            "5243544401000000 0e000000 0107ffffffff0f818080800f1407",
-        ),
-        (
-            Event::Monitor,
-            "5243544401000000 0e000000 0107ffffffff0f818080800f1408",
-        ),
-        (
-            Event::IpReallocated,
-            "5243544401000000 0e000000 0107ffffffff0f818080800f1409",
-        ),
-        (
-            Event::StartIpReallocate,
-            "5243544401000000 0e000000 0107ffffffff0f818080800f140a",
-        ),
-        (
-            Event::Shutdown,
-            "5243544401000000 0e000000 0107ffffffff0f818080800f140b",
-        ),
+        (Event::Init, "5243544401000000 0e000000 0107ffffffff0f818080800f1400"),
+        (Event::Setup, "5243544401000000 0e000000 0107ffffffff0f818080800f1401"),
+        (Event::Startup, "5243544401000000 0e000000 0107ffffffff0f818080800f1402"),
+        (Event::StartRecovery, "5243544401000000 0e000000 0107ffffffff0f818080800f1403"),
+        (Event::Recovered, "5243544401000000 0e000000 0107ffffffff0f818080800f1404"),
+        (Event::TakeIp, "5243544401000000 0e000000 0107ffffffff0f818080800f1405"),
+        (Event::ReleaseIp, "5243544401000000 0e000000 0107ffffffff0f818080800f1406"),
+        (Event::UpdateIp, "5243544401000000 0e000000 0107ffffffff0f818080800f1407"),
+        (Event::Monitor, "5243544401000000 0e000000 0107ffffffff0f818080800f1408"),
+        (Event::IpReallocated, "5243544401000000 0e000000 0107ffffffff0f818080800f1409"),
+        (Event::StartIpReallocate, "5243544401000000 0e000000 0107ffffffff0f818080800f140a"),
+        (Event::Shutdown, "5243544401000000 0e000000 0107ffffffff0f818080800f140b"),
     ]
 }
 
@@ -337,30 +269,19 @@ fn script_statuses() -> Vec<(ScriptStatus, &'static str)> {
 fn extra_packets() -> Vec<(Packet, &'static str)> {
     vec![
         (
-            request(Control::RunEvent {
-                event: Event::Monitor,
-                args: vec![],
-                timeout_ms: None,
-            }),
+            request(Control::RunEvent { event: Event::Monitor, args: vec![], timeout_ms: None }),
             "5243544401000000 10000000 0107ffffffff0f818080800f13080000",
         ),
         (
             request(Control::RunEvent {
                 event: Event::UpdateIp,
-                args: vec![
-                    "eth0".into(),
-                    "eth1".into(),
-                    "fd00::31".into(),
-                    "64".into(),
-                ],
+                args: vec!["eth0".into(), "eth1".into(), "fd00::31".into(), "64".into()],
                 timeout_ms: Some(0),
             }),
             "5243544401000000 27000000 0107ffffffff0f818080800f1307040465746830046574683108666430303a3a33310236340100",
         ),
         (
-            reply(ReplyData::EventRun(run_with_status(ScriptStatus::Error {
-                code: -1,
-            }))),
+            reply(ReplyData::EventRun(run_with_status(ScriptStatus::Error { code: -1 }))),
             "5243544401000000 1d000000 020702000c0200e807d00f010835302e73616d62610101e807d00f0178",
         ),
         (
@@ -372,19 +293,13 @@ fn extra_packets() -> Vec<(Packet, &'static str)> {
             }),
             "5243544401000000 1a000000 038080808080808080f40101848080800f080100000002000000",
         ),
-        (
-            reply(ReplyData::Reclock(None)),
-            "5243544401000000 06000000 020702000d00",
-        ),
+        (reply(ReplyData::Reclock(None)), "5243544401000000 06000000 020702000d00"),
     ]
 }
 
 /// Every case encodes to its literal and decodes back from it, and the
 /// table lists each variant of `T` exactly once, in wire order.
-fn check<T: Serialize + DeserializeOwned + Debug + Clone>(
-    cases: Vec<(T, &str)>,
-    frame: impl Fn(T) -> Packet,
-) {
+fn check<T: Serialize + DeserializeOwned + Debug + Clone>(cases: Vec<(T, &str)>, frame: impl Fn(T) -> Packet) {
     let tags: Vec<u8> = cases.iter().map(|(v, _)| tag(v)).collect();
     let count = variant_count::<T>();
     assert_eq!(
@@ -399,17 +314,10 @@ fn check<T: Serialize + DeserializeOwned + Debug + Clone>(
         let got = encode(&packet);
         let want = unhex(pinned);
         if got != want || decode(&want) != Ok(Some((packet, want.len()))) {
-            wrong.push(format!(
-                "{value:?}: pinned {pinned:?}, encodes as {:?}",
-                hex(&got)
-            ));
+            wrong.push(format!("{value:?}: pinned {pinned:?}, encodes as {:?}", hex(&got)));
         }
     }
-    assert!(
-        wrong.is_empty(),
-        "wire encoding drifted:\n{}",
-        wrong.join("\n")
-    );
+    assert!(wrong.is_empty(), "wire encoding drifted:\n{}", wrong.join("\n"));
 }
 
 #[test]
@@ -454,9 +362,7 @@ fn events_are_pinned() {
 
 #[test]
 fn script_statuses_are_pinned() {
-    check(script_statuses(), |s| {
-        reply(ReplyData::EventRun(run_with_status(s)))
-    });
+    check(script_statuses(), |s| reply(ReplyData::EventRun(run_with_status(s))));
 }
 
 #[test]
@@ -466,17 +372,10 @@ fn extra_packets_are_pinned() {
         let got = encode(&packet);
         let want = unhex(pinned);
         if got != want || decode(&want) != Ok(Some((packet.clone(), want.len()))) {
-            wrong.push(format!(
-                "{packet:?}: pinned {pinned:?}, encodes as {:?}",
-                hex(&got)
-            ));
+            wrong.push(format!("{packet:?}: pinned {pinned:?}, encodes as {:?}", hex(&got)));
         }
     }
-    assert!(
-        wrong.is_empty(),
-        "wire encoding drifted:\n{}",
-        wrong.join("\n")
-    );
+    assert!(wrong.is_empty(), "wire encoding drifted:\n{}", wrong.join("\n"));
 }
 
 /// srvids are part of the wire too: their values never change.
@@ -596,10 +495,7 @@ fn script_status_position(s: &ScriptStatus) -> usize {
 fn positions_match_the_wire() {
     fn same<T: Serialize>(cases: Vec<(T, &str)>, position: fn(&T) -> usize) {
         let n = cases.len();
-        let got: Vec<(usize, usize)> = cases
-            .iter()
-            .map(|(v, _)| (position(v), usize::from(tag(v))))
-            .collect();
+        let got: Vec<(usize, usize)> = cases.iter().map(|(v, _)| (position(v), usize::from(tag(v)))).collect();
         assert_eq!(got, (0..n).map(|i| (i, i)).collect::<Vec<_>>());
     }
     same(packets(), position);

@@ -15,10 +15,7 @@ use std::collections::BTreeSet;
 fn assert_roundtrip(packet: Packet) {
     let frame = encode(&packet);
     assert_eq!(try_encode(&packet).as_ref(), Ok(&frame));
-    assert_eq!(
-        frame.len(),
-        HEADER_LEN + u32::from_le_bytes(frame[8..12].try_into().unwrap()) as usize
-    );
+    assert_eq!(frame.len(), HEADER_LEN + u32::from_le_bytes(frame[8..12].try_into().unwrap()) as usize);
     assert_eq!(decode(&frame), Ok(Some((packet, frame.len()))));
 }
 
@@ -114,9 +111,7 @@ proptest! {
 /// The postcard tags a strategy produces over many deterministic samples.
 fn tags_seen<T: Serialize>(s: impl Strategy<Value = T>) -> BTreeSet<u8> {
     let mut runner = TestRunner::deterministic();
-    (0..2000)
-        .map(|_| tag(&s.new_tree(&mut runner).unwrap().current()))
-        .collect()
+    (0..2000).map(|_| tag(&s.new_tree(&mut runner).unwrap().current())).collect()
 }
 
 fn all_tags<T: DeserializeOwned>() -> BTreeSet<u8> {
@@ -135,10 +130,7 @@ fn strategies_reach_every_variant() {
     assert_eq!(tags_seen(event()), all_tags::<Event>());
     assert_eq!(tags_seen(script_status()), all_tags::<ScriptStatus>());
     // Every status also reaches the wire inside an event run.
-    assert_eq!(
-        tags_seen(script_run().prop_map(|s| s.status)),
-        all_tags::<ScriptStatus>()
-    );
+    assert_eq!(tags_seen(script_run().prop_map(|s| s.status)), all_tags::<ScriptStatus>());
     // RunEvent with and without a timeout override.
     let runner = &mut TestRunner::deterministic();
     let timeouts: BTreeSet<bool> = (0..2000)
@@ -157,12 +149,6 @@ fn strategies_reach_every_variant() {
         .collect();
     assert_eq!(reclocks, BTreeSet::from([false, true]));
     // Ok and Err replies; IPv4 and IPv6 node addresses.
-    assert_eq!(
-        tags_seen(control_reply().prop_map(|r| r.result)),
-        BTreeSet::from([0, 1])
-    );
-    assert_eq!(
-        tags_seen(node_info().prop_map(|n| n.addr)),
-        BTreeSet::from([0, 1])
-    );
+    assert_eq!(tags_seen(control_reply().prop_map(|r| r.result)), BTreeSet::from([0, 1]));
+    assert_eq!(tags_seen(node_info().prop_map(|n| n.addr)), BTreeSet::from([0, 1]));
 }

@@ -81,11 +81,7 @@ fn event_arg_counts() {
 
 #[test]
 fn events_allowed_in_recovery_are_exactly_ctdbs() {
-    let allowed: BTreeSet<&str> = Event::ALL
-        .into_iter()
-        .filter(|e| e.allowed_in_recovery())
-        .map(Event::name)
-        .collect();
+    let allowed: BTreeSet<&str> = Event::ALL.into_iter().filter(|e| e.allowed_in_recovery()).map(Event::name).collect();
     assert_eq!(
         allowed,
         BTreeSet::from([
@@ -110,12 +106,7 @@ fn script_status_words() {
         (ScriptStatus::Disabled, "DISABLED"),
         (ScriptStatus::Cancelled, "CANCELLED"),
         (ScriptStatus::Signaled { signal: 9 }, "CANNOT RUN"),
-        (
-            ScriptStatus::CannotRun {
-                reason: "Exec format error".into(),
-            },
-            "CANNOT RUN",
-        ),
+        (ScriptStatus::CannotRun { reason: "Exec format error".into() }, "CANNOT RUN"),
     ];
     for (status, word) in cases {
         assert_eq!(status.word(), word, "{status:?}");
@@ -130,9 +121,7 @@ fn only_ok_and_disabled_scripts_pass() {
         ScriptStatus::TimedOut,
         ScriptStatus::Cancelled,
         ScriptStatus::Signaled { signal: 6 },
-        ScriptStatus::CannotRun {
-            reason: String::new(),
-        },
+        ScriptStatus::CannotRun { reason: String::new() },
     ];
     for s in passing {
         assert!(!s.is_failure(), "{s:?}");
@@ -144,26 +133,17 @@ fn only_ok_and_disabled_scripts_pass() {
 
 #[test]
 fn event_run_failure_is_the_first_failing_script() {
-    let script = |name: &str, status| ScriptRun {
-        name: name.into(),
-        status,
-        start_us: 0,
-        end_us: 0,
-        output: String::new(),
-    };
+    let script =
+        |name: &str, status| ScriptRun { name: name.into(), status, start_us: 0, end_us: 0, output: String::new() };
     let mut run = EventRun {
         event: Event::Monitor,
         args: vec![],
         start_us: 0,
         end_us: 0,
-        scripts: vec![
-            script("00.ctdb", ScriptStatus::Ok),
-            script("01.off", ScriptStatus::Disabled),
-        ],
+        scripts: vec![script("00.ctdb", ScriptStatus::Ok), script("01.off", ScriptStatus::Disabled)],
     };
     assert_eq!(run.failure(), None);
-    run.scripts
-        .push(script("10.interface", ScriptStatus::Error { code: 1 }));
+    run.scripts.push(script("10.interface", ScriptStatus::Error { code: 1 }));
     run.scripts.push(script("20.late", ScriptStatus::TimedOut));
     assert_eq!(run.failure().map(|s| s.name.as_str()), Some("10.interface"));
 }

@@ -60,10 +60,7 @@ fuzz_target!(|data: &[u8]| {
         check_reencode(p);
     }
     assert_eq!(got, whole);
-    assert_eq!(
-        err.as_ref().map(discriminant),
-        whole_err.as_ref().map(discriminant)
-    );
+    assert_eq!(err.as_ref().map(discriminant), whole_err.as_ref().map(discriminant));
     if err.is_none() {
         assert_eq!(fb.pending(), rest.len());
     }

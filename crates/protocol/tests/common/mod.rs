@@ -14,21 +14,12 @@ pub fn pnn() -> impl Strategy<Value = Pnn> {
     prop_oneof![
         (0u32..8).prop_map(Pnn),
         any::<u32>().prop_map(Pnn),
-        select(vec![
-            Pnn::UNKNOWN,
-            Pnn::CURRENT,
-            Pnn::BROADCAST_ALL,
-            Pnn::BROADCAST_ACTIVE,
-            Pnn::BROADCAST_CONNECTED
-        ]),
+        select(vec![Pnn::UNKNOWN, Pnn::CURRENT, Pnn::BROADCAST_ALL, Pnn::BROADCAST_ACTIVE, Pnn::BROADCAST_CONNECTED]),
     ]
 }
 
 pub fn node_flags() -> impl Strategy<Value = NodeFlags> {
-    prop_oneof![
-        (0u32..0x80).prop_map(NodeFlags),
-        any::<u32>().prop_map(NodeFlags)
-    ]
+    prop_oneof![(0u32..0x80).prop_map(NodeFlags), any::<u32>().prop_map(NodeFlags)]
 }
 
 pub fn ipv4() -> impl Strategy<Value = IpAddr> {
@@ -40,11 +31,7 @@ pub fn ipv6() -> impl Strategy<Value = IpAddr> {
 }
 
 pub fn node_info() -> impl Strategy<Value = NodeInfo> {
-    (pnn(), prop_oneof![ipv4(), ipv6()], node_flags()).prop_map(|(pnn, addr, flags)| NodeInfo {
-        pnn,
-        addr,
-        flags,
-    })
+    (pnn(), prop_oneof![ipv4(), ipv6()], node_flags()).prop_map(|(pnn, addr, flags)| NodeInfo { pnn, addr, flags })
 }
 
 pub fn node_map() -> impl Strategy<Value = NodeMap> {
@@ -52,10 +39,7 @@ pub fn node_map() -> impl Strategy<Value = NodeMap> {
 }
 
 pub fn vnn_map() -> impl Strategy<Value = VnnMap> {
-    (any::<u32>(), vec(pnn(), 0..6)).prop_map(|(g, map)| VnnMap {
-        generation: Generation(g),
-        map,
-    })
+    (any::<u32>(), vec(pnn(), 0..6)).prop_map(|(g, map)| VnnMap { generation: Generation(g), map })
 }
 
 pub fn rec_mode() -> impl Strategy<Value = RecMode> {
@@ -72,13 +56,11 @@ pub fn debug_level() -> impl Strategy<Value = DebugLevel> {
 
 pub fn uptime() -> impl Strategy<Value = Uptime> {
     any::<[u64; 4]>().prop_map(
-        |[current_time_us, start_time_us, last_recovery_started_us, last_recovery_finished_us]| {
-            Uptime {
-                current_time_us,
-                start_time_us,
-                last_recovery_started_us,
-                last_recovery_finished_us,
-            }
+        |[current_time_us, start_time_us, last_recovery_started_us, last_recovery_finished_us]| Uptime {
+            current_time_us,
+            start_time_us,
+            last_recovery_started_us,
+            last_recovery_finished_us,
         },
     )
 }
@@ -109,37 +91,13 @@ pub fn script_status() -> impl Strategy<Value = ScriptStatus> {
 }
 
 pub fn script_run() -> impl Strategy<Value = ScriptRun> {
-    (
-        text(),
-        script_status(),
-        any::<u64>(),
-        any::<u64>(),
-        ".{0,40}",
-    )
-        .prop_map(|(name, status, start_us, end_us, output)| ScriptRun {
-            name,
-            status,
-            start_us,
-            end_us,
-            output,
-        })
+    (text(), script_status(), any::<u64>(), any::<u64>(), ".{0,40}")
+        .prop_map(|(name, status, start_us, end_us, output)| ScriptRun { name, status, start_us, end_us, output })
 }
 
 pub fn event_run() -> impl Strategy<Value = EventRun> {
-    (
-        event(),
-        vec(text(), 0..5),
-        any::<u64>(),
-        any::<u64>(),
-        vec(script_run(), 0..4),
-    )
-        .prop_map(|(event, args, start_us, end_us, scripts)| EventRun {
-            event,
-            args,
-            start_us,
-            end_us,
-            scripts,
-        })
+    (event(), vec(text(), 0..5), any::<u64>(), any::<u64>(), vec(script_run(), 0..4))
+        .prop_map(|(event, args, start_us, end_us, scripts)| EventRun { event, args, start_us, end_us, scripts })
 }
 
 pub fn control() -> impl Strategy<Value = Control> {
@@ -163,16 +121,8 @@ pub fn control() -> impl Strategy<Value = Control> {
         any::<u64>().prop_map(Control::RegisterSrvid),
         any::<u64>().prop_map(Control::DeregisterSrvid),
         Just(Control::GetLeader),
-        (
-            event(),
-            vec(text(), 0..5),
-            proptest::option::of(any::<u64>())
-        )
-            .prop_map(|(event, args, timeout_ms)| Control::RunEvent {
-                event,
-                args,
-                timeout_ms
-            }),
+        (event(), vec(text(), 0..5), proptest::option::of(any::<u64>()))
+            .prop_map(|(event, args, timeout_ms)| Control::RunEvent { event, args, timeout_ms }),
         event().prop_map(Control::GetEventStatus),
         rec_mode().prop_map(Control::SetRecMode),
         vnn_map().prop_map(Control::SetVnnMap),
@@ -219,11 +169,7 @@ pub fn control_request() -> impl Strategy<Value = ControlRequest> {
 
 pub fn control_reply() -> impl Strategy<Value = ControlReply> {
     let result = prop_oneof![reply_data().prop_map(Ok), control_error().prop_map(Err)];
-    (any::<u32>(), pnn(), result).prop_map(|(reqid, src, result)| ControlReply {
-        reqid,
-        src,
-        result,
-    })
+    (any::<u32>(), pnn(), result).prop_map(|(reqid, src, result)| ControlReply { reqid, src, result })
 }
 
 pub fn message() -> impl Strategy<Value = Message> {
@@ -271,14 +217,7 @@ pub fn variant_count<T: DeserializeOwned>() -> u8 {
 
 /// A frame with the given header fields and body, valid or not.
 pub fn raw_frame(version: u16, reserved: u16, len: u32, body: &[u8]) -> Vec<u8> {
-    [
-        &MAGIC[..],
-        &version.to_le_bytes(),
-        &reserved.to_le_bytes(),
-        &len.to_le_bytes(),
-        body,
-    ]
-    .concat()
+    [&MAGIC[..], &version.to_le_bytes(), &reserved.to_le_bytes(), &len.to_le_bytes(), body].concat()
 }
 
 /// A well-formed header around an arbitrary body.
@@ -288,9 +227,7 @@ pub fn frame_around(body: &[u8]) -> Vec<u8> {
 
 /// Feed `bytes` to a fresh [`FrameBuffer`] in `chunks`, draining packets
 /// after each; stops at the first error.
-pub fn feed<'a>(
-    chunks: impl IntoIterator<Item = &'a [u8]>,
-) -> (Vec<Packet>, Result<usize, FrameError>) {
+pub fn feed<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> (Vec<Packet>, Result<usize, FrameError>) {
     let mut fb = FrameBuffer::new();
     let mut out = Vec::new();
     for chunk in chunks {
@@ -329,8 +266,5 @@ pub fn hex(bytes: &[u8]) -> String {
 /// Hex digits to bytes; whitespace is ignored.
 pub fn unhex(s: &str) -> Vec<u8> {
     let digits: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    digits
-        .chunks(2)
-        .map(|d| u8::from_str_radix(std::str::from_utf8(d).unwrap(), 16).expect("hex digit"))
-        .collect()
+    digits.chunks(2).map(|d| u8::from_str_radix(std::str::from_utf8(d).unwrap(), 16).expect("hex digit")).collect()
 }
