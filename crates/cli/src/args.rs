@@ -3,6 +3,7 @@
 //! (validated options and a typed [`Command`]). Nothing downstream of
 //! [`validate`] handles unvalidated text.
 
+use crate::nodeadmin::NodeAction;
 use crate::scripts;
 use clap::{Parser, Subcommand};
 use rctdb_config::Tunable;
@@ -88,6 +89,23 @@ pub enum RawCommand {
     /// Show the current leader.
     #[command(alias = "recmaster")]
     Leader,
+    /// Show the configured cluster lock (nothing if none).
+    Getreclock,
+    /// Disable a node: it may not host public addresses.
+    Disable,
+    /// Re-enable a disabled node.
+    Enable,
+    /// Stop a node: it leaves the cluster until `continue`.
+    Stop,
+    /// Restart a stopped node.
+    Continue,
+    /// Ban a node for SECONDS (non-zero).
+    Ban {
+        #[arg(value_name = "SECONDS")]
+        seconds: String,
+    },
+    /// Lift a node's ban.
+    Unban,
     /// Configuration commands.
     Config {
         #[command(subcommand)]
@@ -233,6 +251,9 @@ pub enum Command {
     RunState(Vec<RunState>),
     GetPid,
     Leader,
+    GetReclock,
+    /// `disable`, `enable`, `stop`, `continue`, `ban`, `unban`.
+    NodeAdmin(NodeAction),
     ConfigValidate(Option<PathBuf>),
     /// `event run TIMEOUT legacy EVENT ARGS...`; `timeout` is the event's
     /// deadline, sent to the daemon.
@@ -285,6 +306,8 @@ impl Command {
             Command::RunState(_) => "runstate",
             Command::GetPid => "getpid",
             Command::Leader => "leader",
+            Command::GetReclock => "getreclock",
+            Command::NodeAdmin(action) => action.name(),
             Command::ConfigValidate(_) => "config",
             Command::EventRun { .. } | Command::EventStatus(_) | Command::ScriptList | Command::ScriptSwitch { .. } => {
                 "event"
@@ -431,6 +454,18 @@ fn tunable(name: &str) -> Result<Tunable, ArgError> {
     })
 }
 
+/// `ban`'s SECONDS: a non-zero unsigned number (base 0, as `strtoul`).
+/// Not a number: a usage error, exit 1; zero: CTDB's EINVAL.
+fn ban_seconds(s: &str) -> Result<u32, ArgError> {
+    match parse_u32_base0(s) {
+        None => Err(ArgError::new(format!(
+            "Invalid ban time '{s}': expected a number of seconds\n\nUsage: rctdb ban <SECONDS>"
+        ))),
+        Some(0) => Err(ArgError { message: "Ban time cannot be zero".into(), stdout: false, status: EINVAL }),
+        Some(n) => Ok(n),
+    }
+}
+
 /// Second stage: check every option and argument.
 pub fn validate(raw: RawArgs) -> Result<Invocation, ArgError> {
     let target = match raw.node.as_deref() {
@@ -497,6 +532,13 @@ pub fn validate(raw: RawArgs) -> Result<Invocation, ArgError> {
         }
         RawCommand::Getpid => Command::GetPid,
         RawCommand::Leader => Command::Leader,
+        RawCommand::Getreclock => Command::GetReclock,
+        RawCommand::Disable => Command::NodeAdmin(NodeAction::Disable),
+        RawCommand::Enable => Command::NodeAdmin(NodeAction::Enable),
+        RawCommand::Stop => Command::NodeAdmin(NodeAction::Stop),
+        RawCommand::Continue => Command::NodeAdmin(NodeAction::Continue),
+        RawCommand::Ban { seconds } => Command::NodeAdmin(NodeAction::Ban { seconds: ban_seconds(&seconds)? }),
+        RawCommand::Unban => Command::NodeAdmin(NodeAction::Unban),
         RawCommand::Config { action: RawConfigCommand::Validate { basedir } } => Command::ConfigValidate(basedir),
         RawCommand::Event { action } => match action {
             RawEventCommand::Run { timeout, component: c, event: e, args } => {
@@ -677,6 +719,47 @@ mod tests {
         assert_eq!(
             parse(&["config", "validate", "/tmp/x"]).unwrap().command,
             Command::ConfigValidate(Some(PathBuf::from("/tmp/x")))
+        );
+    }
+
+    #[test]
+    fn node_admin_commands() {
+        for (word, action) in [
+            ("disable", NodeAction::Disable),
+            ("enable", NodeAction::Enable),
+            ("stop", NodeAction::Stop),
+            ("continue", NodeAction::Continue),
+            ("unban", NodeAction::Unban),
+        ] {
+            let inv = parse(&[word, "-n", "1"]).unwrap();
+            assert_eq!(inv.command, Command::NodeAdmin(action));
+            assert_eq!((inv.command.name(), inv.command.kind()), (word, Kind::Remote));
+            assert_eq!(inv.options.target, Target::Node(Pnn(1)));
+        }
+        assert_eq!(parse(&["-n", "all", "stop"]).unwrap().options.target, Target::All);
+        assert_eq!(parse(&["ban", "30"]).unwrap().command, Command::NodeAdmin(NodeAction::Ban { seconds: 30 }));
+        assert_eq!(parse(&["ban", "0x10"]).unwrap().command, Command::NodeAdmin(NodeAction::Ban { seconds: 16 }));
+        assert_eq!(parse(&["ban", "1"]).unwrap().command.name(), "ban");
+        let e = parse(&["ban", "0"]).unwrap_err();
+        assert_eq!(e, ArgError { message: "Ban time cannot be zero".into(), stdout: false, status: 22 });
+        assert_eq!(parse(&["ban", "00"]).unwrap_err().status, 22);
+        for bad in ["x", "1.5", "", "99999999999", "1s"] {
+            let e = parse(&["ban", bad]).unwrap_err();
+            assert_eq!(
+                e,
+                ArgError {
+                    message: format!(
+                        "Invalid ban time '{bad}': expected a number of seconds\n\nUsage: rctdb ban <SECONDS>"
+                    ),
+                    stdout: false,
+                    status: 1
+                }
+            );
+        }
+        let inv = parse(&["getreclock", "-X"]).unwrap();
+        assert_eq!(
+            (inv.command.clone(), inv.command.name(), inv.command.kind()),
+            (Command::GetReclock, "getreclock", Kind::Remote)
         );
     }
 

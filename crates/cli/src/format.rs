@@ -186,6 +186,16 @@ pub fn leader_text(leader: Pnn) -> String {
     leader_line("", leader)
 }
 
+/// `getreclock`: the configured lock string verbatim, or nothing.
+pub fn reclock_text(reclock: Option<&str>) -> String {
+    reclock.map(|r| format!("{r}\n")).unwrap_or_default()
+}
+
+/// `getreclock --json`: `{"reclock": "..."|null}`.
+pub fn reclock_json(reclock: Option<&str>) -> Value {
+    json!({ "reclock": reclock })
+}
+
 /// `status`, `-X` form: only the node table.
 pub fn status_machine(s: &StatusData, sep: char) -> String {
     node_table(&node_rows(&s.map, s.this, s.runstate), sep)
@@ -608,6 +618,18 @@ mod tests {
             recmode: RecMode::Normal,
             leader: Pnn(0),
         }
+    }
+
+    #[test]
+    fn reclock_verbatim_or_nothing() {
+        assert_eq!(reclock_text(Some("/clusterfs/.rctdb/reclock")), "/clusterfs/.rctdb/reclock\n");
+        assert_eq!(
+            reclock_text(Some("!/usr/libexec/rctdb/lock_helper /clusterfs/lock 5")),
+            "!/usr/libexec/rctdb/lock_helper /clusterfs/lock 5\n"
+        );
+        assert_eq!(reclock_text(None), "");
+        assert_eq!(json_text(&reclock_json(Some("/x/lock"))), "{\n  \"reclock\": \"/x/lock\"\n}\n");
+        assert_eq!(json_text(&reclock_json(None)), "{\n  \"reclock\": null\n}\n");
     }
 
     #[test]

@@ -11,12 +11,16 @@
 //! flags shown; for the event commands, CTDB's event tool's statuses
 //! (`event run`: 8 failed, 110 timed out, 125 cancelled; `event status`:
 //! the run's result; 2 for an unknown component or script, 22 for an
-//! invalid script name or an event that never ran; `scriptstatus`: 0). `-T` bounds the whole run: past it the tool prints
-//! `Maximum runtime exceeded - exiting` and exits 1.
+//! invalid script name or an event that never ran; `scriptstatus`: 0);
+//! 22 for `ban 0`; 0 for `disable`/`enable`/`stop`/`continue`/`ban`/`unban`
+//! on a node already in the requested state. `-T` bounds the whole run
+//! (including the node-administration commands' wait for the flag): past
+//! it the tool prints `Maximum runtime exceeded - exiting` and exits 1.
 #![forbid(unsafe_code)]
 
 mod args;
 mod format;
+mod nodeadmin;
 mod reload;
 mod run;
 mod scripts;

@@ -9,6 +9,7 @@ use crate::args::{
     Command, Invocation, Kind, NodeSelection, Options, OutputMode, Target, COMPONENT, ENOENT, EVENT_RUN_SLACK,
 };
 use crate::format::{self, Stream};
+use crate::nodeadmin::{self, NodeAction};
 use crate::reload::{self, Verdict};
 use crate::scripts::{self, SwitchError};
 use rctdb_client::{default_socket_path, Client, ClientError};
@@ -276,7 +277,8 @@ impl Ctx<'_> {
         }
         let mut status = 0;
         let mut json = Map::new();
-        for (i, &pnn) in order.iter().enumerate() {
+        let mut printed = false;
+        for &pnn in &order {
             let r = check_node(&map, pnn).and_then(|()| self.execute(cmd, pnn));
             let s = match &r {
                 Ok(reply) => reply.status,
@@ -294,8 +296,14 @@ impl Ctx<'_> {
                     json.insert(pnn.to_string(), v);
                 }
                 OutputMode::Human => {
-                    let gap = if i == 0 { "" } else { "\n" };
-                    write_to(Stream::Stdout, &format!("{gap}>> NODE: {pnn} <<\n"));
+                    // A node whose command printed nothing (`setvar`,
+                    // `disable`...) gets no header: silent stays silent.
+                    let silent = matches!(&r, Ok(reply) if reply.text.iter().all(|(_, t)| t.is_empty()));
+                    if !silent {
+                        let gap = if printed { "\n" } else { "" };
+                        write_to(Stream::Stdout, &format!("{gap}>> NODE: {pnn} <<\n"));
+                        printed = true;
+                    }
                     emit(self.opts, r);
                 }
                 OutputMode::Machine { .. } => {
@@ -386,6 +394,11 @@ impl Ctx<'_> {
                 let leader = self.client.leader(dest)?;
                 Ok(Reply::new(format::leader_text(leader), json!({ "leader": leader.0 })))
             }
+            Command::GetReclock => {
+                let reclock = self.client.reclock(dest)?;
+                Ok(Reply::new(format::reclock_text(reclock.as_deref()), format::reclock_json(reclock.as_deref())))
+            }
+            Command::NodeAdmin(action) => self.node_admin(*action, pnn),
             Command::EventRun { timeout, event, args } => self.event_run(dest, *timeout, *event, args),
             Command::EventStatus(event) => self.event_status(dest, *event),
             Command::ScriptStatus(event) => {
@@ -471,6 +484,46 @@ impl Ctx<'_> {
         };
         let json = json!({ "node_status": format::node_status_json(&map, &selected) });
         Ok(Reply { text: vec![(Stream::Stdout, text)], json, status: format::nodestatus_exit(&selected) })
+    }
+
+    /// The flags of `pnn` in the local node's map.
+    fn local_flags(&mut self, pnn: Pnn) -> Result<NodeFlags, Failure> {
+        let map = self.client.nodemap(Pnn::CURRENT)?;
+        map.get(pnn).map(|n| n.flags).ok_or_else(|| Failure::new(format!("Node {pnn} does not exist")))
+    }
+
+    /// `disable`, `enable`, `stop`, `continue`, `ban`, `unban` on `pnn`
+    /// (CTDB §9.6). Silent on success.
+    fn node_admin(&mut self, action: NodeAction, pnn: Pnn) -> Result<Reply, Failure> {
+        // 1. Nothing to do if the local node map already shows the state.
+        if let Some(message) = action.already(pnn, self.local_flags(pnn)?) {
+            return Ok(Reply { text: vec![(Stream::Stderr, line(&message))], json: action.json(pnn, true), status: 0 });
+        }
+        // 2. The control goes to the target node, which sets or clears its
+        // own flag and propagates it.
+        let control = action.control();
+        let name = control.name();
+        let sent = match self.client.control(self.dest(pnn), control) {
+            Ok(ReplyData::None) => Ok(()),
+            Ok(_) => Err(ClientError::Unexpected { control: name }),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = sent {
+            let f = Failure::from(e);
+            return Err(Failure { message: format!("{}\n{}", f.message, action.failure(pnn)), ..f });
+        }
+        // 3. Wait until the local node map shows the flag. CTDB polls once a
+        // second; rctdbd propagates flags within milliseconds, so we poll
+        // every 100 ms (nodeadmin::POLL_INTERVAL). No bound but -T: a ban
+        // the daemon ignores (EnableBans=0) waits until the runtime limit,
+        // as in CTDB.
+        while !action.reached(self.local_flags(pnn)?) {
+            std::thread::sleep(nodeadmin::POLL_INTERVAL);
+        }
+        // 4. CTDB now requests an IP reallocation and exits with its result.
+        // Public addresses are not implemented yet: the failover milestone
+        // adds `ipreallocate` here.
+        Ok(Reply::new(String::new(), action.json(pnn, false)))
     }
 
     fn shutdown(&mut self, pnn: Pnn) -> Result<Reply, Failure> {

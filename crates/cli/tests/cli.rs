@@ -37,6 +37,20 @@ struct Cluster {
     run_delay: Duration,
     /// `RUN_EVENT` requests, `(event, args, timeout_ms)`.
     runs: Vec<(Event, Vec<String>, Option<u64>)>,
+    /// `GET_RECLOCK_FILE` answer.
+    reclock: Option<String>,
+    /// How long after a node-state control (disable, stop, ban...) its
+    /// flag change shows in every node map.
+    flip_delay: Duration,
+    /// Node-state controls succeed but change nothing (as a ban with
+    /// EnableBans=0).
+    flips_ignored: bool,
+    /// Flag changes not yet visible: `(when, node, flag, set)`.
+    pending: Vec<(Instant, u32, NodeFlags, bool)>,
+    /// `SET_BAN_STATE` requests, `(node, seconds)`.
+    bans: Vec<(u32, u32)>,
+    /// Controls that fail with this error.
+    fail: HashMap<&'static str, ControlError>,
 }
 
 fn node_map(spec: &[(&str, u32)]) -> NodeMap {
@@ -65,15 +79,56 @@ fn three_nodes() -> Cluster {
         status_replies: HashMap::new(),
         run_delay: Duration::ZERO,
         runs: Vec::new(),
+        reclock: None,
+        flip_delay: Duration::ZERO,
+        flips_ignored: false,
+        pending: Vec::new(),
+        bans: Vec::new(),
+        fail: HashMap::new(),
     }
 }
 
 impl Cluster {
+    /// Set `flags` on `node` in every node's map, or clear them.
+    fn set_flags(&mut self, node: u32, flags: u32, set: bool) {
+        for map in self.maps.values_mut() {
+            if let Some(n) = map.nodes.iter_mut().find(|n| n.pnn == Pnn(node)) {
+                if set {
+                    n.flags.insert(NodeFlags(flags));
+                } else {
+                    n.flags.remove(NodeFlags(flags));
+                }
+            }
+        }
+    }
+
+    /// Make the flag changes that are due visible, as propagation would.
+    fn apply_due(&mut self) {
+        let now = Instant::now();
+        let (due, later): (Vec<_>, Vec<_>) = self.pending.drain(..).partition(|p| p.0 <= now);
+        self.pending = later;
+        for (_, node, flag, set) in due {
+            self.set_flags(node, flag.0, set);
+        }
+    }
+
+    /// A node-state control on `node`: its flag changes after `flip_delay`.
+    fn flip(&mut self, node: u32, flag: NodeFlags, set: bool) -> ReplyData {
+        if !self.flips_ignored {
+            self.pending.push((Instant::now() + self.flip_delay, node, flag, set));
+        }
+        ReplyData::None
+    }
+
     /// The reply to `control` on `node`; `None` to stay silent.
     fn answer(&mut self, node: u32, control: &Control) -> Option<Result<ReplyData, ControlError>> {
+        self.apply_due();
         self.log.push((node, control.name()));
         if self.hang.contains(&control.name()) {
             return None;
+        }
+        if let Some(e) = self.fail.get(control.name()) {
+            return Some(Err(e.clone()));
         }
         let local_map = &self.maps[&self.local];
         match local_map.get(Pnn(node)) {
@@ -124,6 +179,15 @@ impl Cluster {
                 Some(run) => ReplyData::EventRun(run.clone()),
                 None => return Some(Err(ControlError::new(22, format!("Event {event} has never run in legacy")))),
             },
+            Control::GetReclock => ReplyData::Reclock(self.reclock.clone()),
+            Control::DisableNode => self.flip(node, NodeFlags::PERMANENTLY_DISABLED, true),
+            Control::EnableNode => self.flip(node, NodeFlags::PERMANENTLY_DISABLED, false),
+            Control::StopNode => self.flip(node, NodeFlags::STOPPED, true),
+            Control::ContinueNode => self.flip(node, NodeFlags::STOPPED, false),
+            Control::SetBanState { seconds } => {
+                self.bans.push((node, *seconds));
+                self.flip(node, NodeFlags::BANNED, *seconds > 0)
+            }
             _ => return Some(Err(ControlError::new(95, "not supported"))),
         }))
     }
@@ -738,4 +802,267 @@ fn event_scripts_on_files() {
     assert_eq!((o.code, o.stderr.as_str()), (2, "Event dir for other does not exist\n"));
     // No daemon was involved.
     assert!(f.log().is_empty());
+}
+
+impl Fake {
+    /// How many times `control` ran, on any node.
+    fn count(&self, control: &str) -> usize {
+        self.log().iter().filter(|(_, c)| *c == control).count()
+    }
+
+    /// Node `pnn`'s flags as node `on` sees them.
+    fn flags(&self, on: u32, pnn: u32) -> u32 {
+        self.cluster.lock().unwrap().maps[&on].get(Pnn(pnn)).unwrap().flags.0
+    }
+}
+
+/// Three connected nodes, all OK.
+fn three_ok() -> Cluster {
+    let mut c = three_nodes();
+    let m = node_map(&[("192.168.20.41", 0), ("192.168.20.42", 0), ("192.168.20.43", 0)]);
+    c.maps = (0..3).map(|p| (p, m.clone())).collect();
+    c
+}
+
+#[test]
+fn disable_waits_until_the_flag_shows() {
+    let mut c = three_nodes();
+    c.flip_delay = Duration::from_millis(400);
+    let f = Fake::start(c);
+    let start = Instant::now();
+    let o = f.rctdb(&["disable"]);
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (0, "", ""));
+    // It returned only once the local map showed the flag, polling for it.
+    assert!(start.elapsed() >= Duration::from_millis(400));
+    assert_eq!(f.log().iter().filter(|l| **l == (0, "DISABLE_NODE")).count(), 1);
+    assert!(f.count("GET_NODEMAP") >= 4, "{:?}", f.log());
+    assert_eq!(f.flags(0, 0), 0x04);
+    assert_eq!(f.rctdb(&["nodestatus"]).stdout, "pnn:0 192.168.20.41    DISABLED (THIS NODE)\n");
+
+    // Again: already disabled, nothing sent, exit 0.
+    let o = f.rctdb(&["disable"]);
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (0, "", "Node 0 is already disabled\n"));
+    assert_eq!(f.count("DISABLE_NODE"), 1);
+}
+
+#[test]
+fn enable_another_node() {
+    let mut c = three_nodes();
+    c.flip_delay = Duration::from_millis(150);
+    let f = Fake::start(c);
+    let o = f.rctdb(&["enable"]);
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (0, "", "Node 0 is not disabled\n"));
+    let o = f.rctdb(&["-n", "1", "enable"]);
+    assert_eq!((o.code, o.stderr.as_str()), (0, "Node 1 is not disabled\n"));
+    assert_eq!(f.count("ENABLE_NODE"), 0);
+
+    // UNHEALTHY stays; only PERMANENTLY_DISABLED moves.
+    let o = f.rctdb(&["disable", "-n", "1"]);
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (0, "", ""));
+    assert_eq!((f.flags(0, 1), f.flags(2, 1)), (0x06, 0x06));
+    let o = f.rctdb(&["enable", "-n", "1"]);
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (0, "", ""));
+    assert_eq!(f.flags(0, 1), 0x02);
+    // Sent to the target node, not to the local one.
+    let admin: Vec<(u32, &str)> =
+        f.log().into_iter().filter(|(_, c)| matches!(*c, "DISABLE_NODE" | "ENABLE_NODE")).collect();
+    assert_eq!(admin, vec![(1, "DISABLE_NODE"), (1, "ENABLE_NODE")]);
+}
+
+#[test]
+fn stop_and_continue() {
+    let mut c = three_nodes();
+    c.flip_delay = Duration::from_millis(150);
+    let f = Fake::start(c);
+    let o = f.rctdb(&["-n", "1", "continue"]);
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (0, "", "Node 1 is not stopped\n"));
+    let o = f.rctdb(&["-n", "1", "stop"]);
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (0, "", ""));
+    assert_eq!(f.rctdb(&["nodestatus", "1"]).stdout, "pnn:1 192.168.20.42    UNHEALTHY|STOPPED|INACTIVE\n");
+    let o = f.rctdb(&["-n", "1", "stop"]);
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (0, "", "Node 1 is already stopped\n"));
+    // -X: the same as human.
+    let o = f.rctdb(&["-X", "-n", "1", "stop"]);
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (0, "", "Node 1 is already stopped\n"));
+    let o = f.rctdb(&["-n", "1", "continue"]);
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (0, "", ""));
+    assert_eq!(f.flags(0, 1), 0x02);
+    let o = f.rctdb(&["continue", "-n", "1"]);
+    assert_eq!((o.code, o.stderr.as_str()), (0, "Node 1 is not stopped\n"));
+    assert_eq!((f.count("STOP_NODE"), f.count("CONTINUE_NODE")), (1, 1));
+    assert!(f.log().contains(&(1, "STOP_NODE")) && f.log().contains(&(1, "CONTINUE_NODE")));
+}
+
+#[test]
+fn ban_and_unban() {
+    let mut c = three_nodes();
+    c.flip_delay = Duration::from_millis(150);
+    let f = Fake::start(c);
+    let o = f.rctdb(&["unban", "-n", "1"]);
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (0, "", "Node 1 is not banned\n"));
+    let o = f.rctdb(&["ban", "30", "-n", "1"]);
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (0, "", ""));
+    assert_eq!(f.flags(0, 1), 0x0a);
+    let o = f.rctdb(&["ban", "10", "-n", "1"]);
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (0, "", "Node 1 is already banned\n"));
+    let o = f.rctdb(&["unban", "-n", "1"]);
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (0, "", ""));
+    assert_eq!(f.flags(0, 1), 0x02);
+    // Ban the local node too: the local map still answers for it.
+    assert_eq!(f.rctdb(&["ban", "0x3c"]).code, 0);
+    assert_eq!(f.rctdb(&["ban", "5"]).stderr, "Node 0 is already banned\n");
+    let bans = f.cluster.lock().unwrap().bans.clone();
+    assert_eq!(bans, vec![(1, 30), (1, 0), (0, 60)]);
+}
+
+#[test]
+fn ban_refuses_zero_and_bad_numbers() {
+    let f = Fake::start(three_nodes());
+    let o = f.rctdb(&["ban", "0"]);
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (22, "", "Ban time cannot be zero\n"));
+    let o = f.rctdb(&["ban", "x", "-n", "1"]);
+    assert_eq!(o.code, 1);
+    assert_eq!(o.stderr, "Invalid ban time 'x': expected a number of seconds\n\nUsage: rctdb ban <SECONDS>\n");
+    assert_eq!(f.rctdb(&["ban"]).code, 1);
+    assert_eq!(f.rctdb(&["ban", "-5"]).code, 1);
+    assert_eq!(f.rctdb(&["ban", "1", "2"]).code, 1);
+    assert_eq!(f.rctdb(&["stop", "now"]).code, 1);
+    // Nothing reached the daemon.
+    assert!(f.log().is_empty(), "{:?}", f.log());
+}
+
+#[test]
+fn node_admin_failures() {
+    let mut c = three_nodes();
+    c.fail.insert("DISABLE_NODE", ControlError::new(-1, "Control DISABLE_NODE failed, ret=-1"));
+    c.fail.insert("SET_BAN_STATE", ControlError::new(13, "Permission denied"));
+    c.hang.push("STOP_NODE");
+    let f = Fake::start(c);
+    let o = f.rctdb(&["disable"]);
+    assert_eq!(
+        (o.code, o.stdout.as_str(), o.stderr.as_str()),
+        (1, "", "Control DISABLE_NODE failed, ret=-1\nFailed to disable node 0\n")
+    );
+    let o = f.rctdb(&["ban", "10", "-n", "1"]);
+    assert_eq!((o.code, o.stderr.as_str()), (13, "Permission denied\nFailed to ban node 1\n"));
+    let o = f.rctdb(&["-t", "0.2", "stop"]);
+    assert_eq!((o.code, o.stderr.as_str()), (110, "Control STOP_NODE timed out\nFailed to stop node 0\n"));
+    // A disconnected or unknown target is refused before anything is sent.
+    let o = f.rctdb(&["-n", "2", "enable"]);
+    assert_eq!((o.code, o.stderr.as_str()), (1, "Node 2 has status DISCONNECTED|UNHEALTHY|INACTIVE\n"));
+    let o = f.rctdb(&["-n", "9", "unban"]);
+    assert_eq!((o.code, o.stderr.as_str()), (1, "Node 9 does not exist\n"));
+    assert_eq!(f.count("ENABLE_NODE") + f.count("SET_BAN_STATE"), 1);
+}
+
+#[test]
+fn failure_messages_for_the_clearing_commands() {
+    let mut c = three_nodes();
+    c.maps = (0..3)
+        .map(|p| (p, node_map(&[("192.168.20.41", 0x2c), ("192.168.20.42", 0x02), ("192.168.20.43", 0x03)])))
+        .collect();
+    for name in ["ENABLE_NODE", "CONTINUE_NODE", "SET_BAN_STATE"] {
+        c.fail.insert(name, ControlError::new(-1, format!("Control {name} failed, ret=-1")));
+    }
+    let f = Fake::start(c);
+    let o = f.rctdb(&["enable"]);
+    assert_eq!((o.code, o.stderr.as_str()), (1, "Control ENABLE_NODE failed, ret=-1\nFailed to enable node 0\n"));
+    let o = f.rctdb(&["continue"]);
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (1, "Control CONTINUE_NODE failed, ret=-1\nFailed to continue stopped node 0\n")
+    );
+    let o = f.rctdb(&["unban"]);
+    assert_eq!((o.code, o.stderr.as_str()), (1, "Control SET_BAN_STATE failed, ret=-1\nFailed to unban node 0\n"));
+}
+
+#[test]
+fn wait_is_bounded_by_maxruntime() {
+    let mut c = three_nodes();
+    // Like a ban with EnableBans=0: accepted, never visible.
+    c.flips_ignored = true;
+    let f = Fake::start(c);
+    let start = Instant::now();
+    let o = f.rctdb(&["-T", "0.6", "ban", "5"]);
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (1, "", "Maximum runtime exceeded - exiting\n"));
+    assert_eq!(f.count("SET_BAN_STATE"), 1);
+    assert!(f.count("GET_NODEMAP") >= 3, "{:?}", f.log());
+}
+
+#[test]
+fn node_admin_json() {
+    let f = Fake::start(three_nodes());
+    let o = f.rctdb(&["--json", "disable", "-n", "1"]);
+    assert_eq!((o.code, o.stderr.as_str()), (0, ""));
+    assert_eq!(o.stdout, "{\n  \"pnn\": 1,\n  \"action\": \"disable\",\n  \"result\": \"ok\"\n}\n");
+    let o = f.rctdb(&["--json", "disable", "-n", "1"]);
+    assert_eq!((o.code, o.stderr.as_str()), (0, ""));
+    assert_eq!(o.stdout, "{\n  \"pnn\": 1,\n  \"action\": \"disable\",\n  \"result\": \"already\"\n}\n");
+    let o = f.rctdb(&["--json", "ban", "30"]);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v, serde_json::json!({"pnn": 0, "action": "ban", "seconds": 30, "result": "ok"}));
+    let o = f.rctdb(&["--json", "continue"]);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v, serde_json::json!({"pnn": 0, "action": "continue", "result": "already"}));
+}
+
+#[test]
+fn node_admin_on_all_nodes() {
+    let mut c = three_ok();
+    c.flip_delay = Duration::from_millis(100);
+    let f = Fake::start(c);
+    let o = f.rctdb(&["-n", "all", "stop"]);
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (0, "", ""));
+    let stops: Vec<u32> = f.log().iter().filter(|(_, c)| *c == "STOP_NODE").map(|(n, _)| *n).collect();
+    assert_eq!(stops, vec![0, 1, 2]);
+    assert_eq!((f.flags(0, 0), f.flags(1, 1), f.flags(0, 2)), (0x20, 0x20, 0x20));
+    let o = f.rctdb(&["-n", "all", "stop"]);
+    assert_eq!(o.code, 0);
+    assert_eq!(o.stdout, ">> NODE: 0 <<\n\n>> NODE: 1 <<\n\n>> NODE: 2 <<\n");
+    assert_eq!(o.stderr, "Node 0 is already stopped\nNode 1 is already stopped\nNode 2 is already stopped\n");
+    let o = f.rctdb(&["-n", "all", "continue", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v["nodes"]["2"], serde_json::json!({"pnn": 2, "action": "continue", "result": "ok"}));
+    assert_eq!(f.count("CONTINUE_NODE"), 3);
+
+    // A disconnected node fails; the others are done.
+    let f = Fake::start(three_nodes());
+    let o = f.rctdb(&["-n", "all", "disable"]);
+    assert_eq!(o.stdout, ">> NODE: 2 <<\n");
+    assert_eq!(o.stderr, "Node 2 has status DISCONNECTED|UNHEALTHY|INACTIVE\n");
+    assert_eq!(o.code, 1);
+    assert_eq!((f.flags(0, 0), f.flags(0, 1)), (0x04, 0x06));
+}
+
+#[test]
+fn getreclock_with_and_without_a_lock() {
+    let f = Fake::start(three_nodes());
+    let o = f.rctdb(&["getreclock"]);
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (0, "", ""));
+    assert_eq!(f.rctdb(&["getreclock", "-X"]).stdout, "");
+    assert_eq!(f.rctdb(&["getreclock", "--json"]).stdout, "{\n  \"reclock\": null\n}\n");
+
+    let mut c = three_nodes();
+    c.reclock = Some("!/usr/libexec/rctdb/rctdb_mutex_fcntl_helper /clusterfs/.rctdb/reclock".into());
+    let f = Fake::start(c);
+    let o = f.rctdb(&["getreclock", "-n", "1"]);
+    assert_eq!(
+        (o.code, o.stdout.as_str(), o.stderr.as_str()),
+        (0, "!/usr/libexec/rctdb/rctdb_mutex_fcntl_helper /clusterfs/.rctdb/reclock\n", "")
+    );
+    assert!(f.log().contains(&(1, "GET_RECLOCK_FILE")));
+    assert_eq!(f.rctdb(&["-X", "getreclock"]).stdout, o.stdout);
+    let v: serde_json::Value = serde_json::from_str(&f.rctdb(&["--json", "getreclock"]).stdout).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"reclock": "!/usr/libexec/rctdb/rctdb_mutex_fcntl_helper /clusterfs/.rctdb/reclock"})
+    );
+}
+
+#[test]
+fn leader_machine_and_json() {
+    let f = Fake::start(three_nodes());
+    assert_eq!(f.rctdb(&["leader", "-X"]).stdout, "0\n");
+    assert_eq!(f.rctdb(&["leader", "--json"]).stdout, "{\n  \"leader\": 0\n}\n");
 }
