@@ -1135,6 +1135,7 @@ impl Daemon {
             }
             // Handled in `execute`.
             Control::RunEvent { .. } => Err(ControlError::new(EINVAL, "RUN_EVENT cannot run synchronously")),
+            other => Err(ControlError::new(EOPNOTSUPP, format!("{} is not supported by this rctdbd", other.name()))),
         }
     }
 

@@ -21,7 +21,10 @@ mod packet;
 mod types;
 
 pub use frame::{decode, encode, try_encode, FrameBuffer, FrameError, HEADER_LEN, MAGIC, MAX_BODY_LEN, VERSION};
-pub use packet::{srvid, Control, ControlError, ControlReply, ControlRequest, Keepalive, Message, Packet, ReplyData};
+pub use packet::{
+    srvid, Control, ControlError, ControlReply, ControlRequest, IfaceInfo, Keepalive, Message, Packet, PublicIpInfo,
+    PublicIpList, ReplyData,
+};
 pub use types::{
     DebugLevel, Event, EventRun, Generation, NodeFlags, NodeInfo, NodeMap, ParseLevelError, Pnn, RecMode, RunState,
     ScriptRun, ScriptStatus, Uptime, VnnMap,

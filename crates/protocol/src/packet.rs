@@ -5,6 +5,7 @@
 
 use crate::types::{DebugLevel, Event, EventRun, NodeMap, Pnn, RecMode, RunState, Uptime, VnnMap};
 use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
 
 /// Everything that travels in a frame.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -144,6 +145,32 @@ pub enum Control {
     DisableNode,
     /// Clear PERMANENTLY_DISABLED.
     EnableNode,
+    /// Replies [`ReplyData::PublicIps`]: this node's public addresses with
+    /// the owner it believes each has, and those it can host now.
+    GetPublicIps,
+    /// Replies [`ReplyData::PublicIpInfo`] for one address.
+    GetPublicIpInfo(IpAddr),
+    /// Replies [`ReplyData::Ifaces`].
+    GetIfaces,
+    /// Mark an interface's link up or down.
+    SetIfaceLink { name: String, up: bool },
+    /// Host `ip` (sent to its new owner, `owner`).
+    TakeoverIp { ip: IpAddr, owner: Pnn },
+    /// Stop hosting `ip`, which now belongs to `new_owner`; a node that
+    /// does not hold it just records the new owner.
+    ReleaseIp { ip: IpAddr, new_owner: Pnn },
+    /// Add a public address to this node's list.
+    AddPublicIp { ip: IpAddr, bits: u8, ifaces: Vec<String> },
+    /// Remove a public address from this node's list.
+    DelPublicIp(IpAddr),
+    /// Send gratuitous ARPs (unsolicited NAs for IPv6) for `ip` on `iface`.
+    SendGratArp { ip: IpAddr, iface: String },
+    /// Re-read `public_addresses`: add new addresses, delete removed ones.
+    ReloadPublicIps,
+    /// End of a takeover run: run `ipreallocated`.
+    IpReallocated,
+    /// Start of a takeover run: run `startipreallocate`.
+    StartIpReallocate,
 }
 
 impl Control {
@@ -179,6 +206,18 @@ impl Control {
             Control::ContinueNode => "CONTINUE_NODE",
             Control::DisableNode => "DISABLE_NODE",
             Control::EnableNode => "ENABLE_NODE",
+            Control::GetPublicIps => "GET_PUBLIC_IPS",
+            Control::GetPublicIpInfo(_) => "GET_PUBLIC_IP_INFO",
+            Control::GetIfaces => "GET_IFACES",
+            Control::SetIfaceLink { .. } => "SET_IFACE_LINK_STATE",
+            Control::TakeoverIp { .. } => "TAKEOVER_IP",
+            Control::ReleaseIp { .. } => "RELEASE_IP",
+            Control::AddPublicIp { .. } => "ADD_PUBLIC_IP",
+            Control::DelPublicIp(_) => "DEL_PUBLIC_IP",
+            Control::SendGratArp { .. } => "SEND_GRATUITOUS_ARP",
+            Control::ReloadPublicIps => "RELOAD_PUBLIC_IPS",
+            Control::IpReallocated => "IPREALLOCATED",
+            Control::StartIpReallocate => "START_IPREALLOCATE",
         }
     }
 }
@@ -206,6 +245,40 @@ pub enum ReplyData {
     EventRun(EventRun),
     /// The cluster lock as configured (`!helper args` or a file), if any.
     Reclock(Option<String>),
+    PublicIps(PublicIpList),
+    PublicIpInfo(PublicIpInfo),
+    Ifaces(Vec<IfaceInfo>),
+}
+
+/// A node's public addresses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicIpList {
+    /// Every configured address with the owner this node believes it has
+    /// ([`Pnn::UNKNOWN`] if none), in address order.
+    pub known: Vec<(IpAddr, Pnn)>,
+    /// The addresses this node can host now.
+    pub available: Vec<IpAddr>,
+}
+
+/// One interface as a node sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IfaceInfo {
+    pub name: String,
+    pub link_up: bool,
+    /// Public addresses currently on it.
+    pub references: u32,
+}
+
+/// One public address in detail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicIpInfo {
+    pub ip: IpAddr,
+    pub bits: u8,
+    pub owner: Pnn,
+    /// Index into `ifaces` of the interface it is on, if any.
+    pub active: Option<u32>,
+    /// Its configured interfaces, in configuration order.
+    pub ifaces: Vec<IfaceInfo>,
 }
 
 /// Well-known service ids (CTDB's values where CTDB has one).
@@ -218,6 +291,9 @@ pub mod srvid {
     pub const TAKEOVER_RUN: u64 = 0xFB00_0000_0000_0000;
     /// rctdbd tells its recoverd that its own flags changed.
     pub const PUSH_NODE_FLAGS: u64 = 0xF900_0000_0000_0000;
+    /// rctdbd tells its recoverd that the node map changed (a node came
+    /// or went, or flags changed): no payload.
+    pub const NODE_MAP_CHANGED: u64 = 0xF900_0000_0000_0001;
     /// rctdbd tells its recoverd to reload the nodes file.
     pub const RELOAD_NODES: u64 = 0xFA00_0000_0000_0000;
     /// A node announces its own flags: payload `pnn u32 LE, flags u32 LE`.
