@@ -58,6 +58,18 @@ fn sample_event_run() -> EventRun {
     }
 }
 
+fn sample_ifaces() -> Vec<IfaceInfo> {
+    vec![
+        IfaceInfo { name: "eth0".into(), link_up: true, references: 2 },
+        IfaceInfo { name: "eth1".into(), link_up: false, references: 0 },
+    ]
+}
+
+/// 10.0.0.31/24 on node 1, configured on eth0 and eth1.
+fn sample_public_ip_info(active: Option<u32>) -> PublicIpInfo {
+    PublicIpInfo { ip: Ipv4Addr::new(10, 0, 0, 31).into(), bits: 24, owner: Pnn(1), active, ifaces: sample_ifaces() }
+}
+
 /// An event run holding a single script that ended with `status`.
 fn run_with_status(status: ScriptStatus) -> EventRun {
     EventRun {
@@ -156,6 +168,43 @@ fn controls() -> Vec<(Control, &'static str)> {
         (Control::ContinueNode, "5243544401000000 0d000000 0107ffffffff0f818080800f1a"),
         (Control::DisableNode, "5243544401000000 0d000000 0107ffffffff0f818080800f1b"),
         (Control::EnableNode, "5243544401000000 0d000000 0107ffffffff0f818080800f1c"),
+        (Control::GetPublicIps, "5243544401000000 0d000000 0107ffffffff0f818080800f1d"),
+        (
+            Control::GetPublicIpInfo(Ipv4Addr::new(10, 0, 0, 31).into()),
+            "5243544401000000 12000000 0107ffffffff0f818080800f1e000a00001f",
+        ),
+        (Control::GetIfaces, "5243544401000000 0d000000 0107ffffffff0f818080800f1f"),
+        (
+            Control::SetIfaceLink { name: "eth1".into(), up: false },
+            "5243544401000000 13000000 0107ffffffff0f818080800f20046574683100",
+        ),
+        (
+            Control::TakeoverIp { ip: Ipv4Addr::new(10, 0, 0, 31).into(), owner: Pnn(1) },
+            "5243544401000000 13000000 0107ffffffff0f818080800f21000a00001f01",
+        ),
+        (
+            Control::ReleaseIp { ip: Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 0x31).into(), new_owner: Pnn(2) },
+            "5243544401000000 1f000000 0107ffffffff0f818080800f2201fd00000000000000000000000000003102",
+        ),
+        (
+            Control::AddPublicIp {
+                ip: Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 0x31).into(),
+                bits: 64,
+                ifaces: vec!["eth0".into(), "eth1".into()],
+            },
+            "5243544401000000 2a000000 0107ffffffff0f818080800f2301fd000000000000000000000000000031400204657468300465746831",
+        ),
+        (
+            Control::DelPublicIp(Ipv4Addr::new(10, 0, 0, 32).into()),
+            "5243544401000000 12000000 0107ffffffff0f818080800f24000a000020",
+        ),
+        (
+            Control::SendGratArp { ip: Ipv4Addr::new(10, 0, 0, 31).into(), iface: "eth0".into() },
+            "5243544401000000 17000000 0107ffffffff0f818080800f25000a00001f0465746830",
+        ),
+        (Control::ReloadPublicIps, "5243544401000000 0d000000 0107ffffffff0f818080800f26"),
+        (Control::IpReallocated, "5243544401000000 0d000000 0107ffffffff0f818080800f27"),
+        (Control::StartIpReallocate, "5243544401000000 0d000000 0107ffffffff0f818080800f28"),
     ]
 }
 
@@ -184,6 +233,25 @@ fn replies() -> Vec<(ReplyData, &'static str)> {
         (ReplyData::Tunable(300), "5243544401000000 07000000 020702000bac02"),
         (ReplyData::EventRun(sample_event_run()), "5243544401000000 63000000 020702000c08008080f9c0c1c4820390a188c1c1c48203020730302e63746462008080f9c0c1c48203a08dffc0c1c48203000c31302e696e746572666163650102a08dffc0c1c4820390a188c1c1c48203114552524f523a206574683020646f776e0a"),
         (ReplyData::Reclock(Some("!/usr/libexec/ctdb/ctdb_mutex_fcntl_helper /clusterfs/.ctdb/reclock".into())), "5243544401000000 4a000000 020702000d0143212f7573722f6c6962657865632f637464622f637464625f6d757465785f66636e746c5f68656c706572202f636c757374657266732f2e637464622f7265636c6f636b"),
+        (
+            ReplyData::PublicIps(PublicIpList {
+                known: vec![
+                    (Ipv4Addr::new(10, 0, 0, 31).into(), Pnn(0)),
+                    (Ipv4Addr::new(10, 0, 0, 32).into(), Pnn::UNKNOWN),
+                    (Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 0x31).into(), Pnn(1)),
+                ],
+                available: vec![
+                    Ipv4Addr::new(10, 0, 0, 31).into(),
+                    Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 0x31).into(),
+                ],
+            }),
+            "5243544401000000 3f000000 020702000e03000a00001f00000a000020ffffffff0f01fd0000000000000000000000000000310102000a00001f01fd000000000000000000000000000031",
+        ),
+        (
+            ReplyData::PublicIpInfo(sample_public_ip_info(Some(0))),
+            "5243544401000000 1d000000 020702000f000a00001f18010100020465746830010204657468310000",
+        ),
+        (ReplyData::Ifaces(sample_ifaces()), "5243544401000000 14000000 0207020010020465746830010204657468310000"),
     ]
 }
 
@@ -294,6 +362,14 @@ fn extra_packets() -> Vec<(Packet, &'static str)> {
             "5243544401000000 1a000000 038080808080808080f40101848080800f080100000002000000",
         ),
         (reply(ReplyData::Reclock(None)), "5243544401000000 06000000 020702000d00"),
+        (
+            reply(ReplyData::PublicIpInfo(sample_public_ip_info(None))),
+            "5243544401000000 1c000000 020702000f000a00001f180100020465746830010204657468310000",
+        ),
+        (
+            Packet::Message(Message { srvid: srvid::NODE_MAP_CHANGED, src: Pnn(1), dest: Pnn(1), data: vec![] }),
+            "5243544401000000 0e000000 038180808080808080f901010100",
+        ),
     ]
 }
 
@@ -386,6 +462,7 @@ fn srvids_are_pinned() {
         (srvid::ELECTION, 0xF100_0000_0000_0000),
         (srvid::TAKEOVER_RUN, 0xFB00_0000_0000_0000),
         (srvid::PUSH_NODE_FLAGS, 0xF900_0000_0000_0000),
+        (srvid::NODE_MAP_CHANGED, 0xF900_0000_0000_0001),
         (srvid::RELOAD_NODES, 0xFA00_0000_0000_0000),
         (srvid::NODE_FLAGS, 0xF400_0000_0000_0000),
         (srvid::CLIENT_BASE, 0xBE00_0000_0000_0000),
@@ -440,6 +517,18 @@ fn control_position(c: &Control) -> usize {
         Control::ContinueNode => 26,
         Control::DisableNode => 27,
         Control::EnableNode => 28,
+        Control::GetPublicIps => 29,
+        Control::GetPublicIpInfo(_) => 30,
+        Control::GetIfaces => 31,
+        Control::SetIfaceLink { .. } => 32,
+        Control::TakeoverIp { .. } => 33,
+        Control::ReleaseIp { .. } => 34,
+        Control::AddPublicIp { .. } => 35,
+        Control::DelPublicIp(_) => 36,
+        Control::SendGratArp { .. } => 37,
+        Control::ReloadPublicIps => 38,
+        Control::IpReallocated => 39,
+        Control::StartIpReallocate => 40,
     }
 }
 
@@ -459,6 +548,9 @@ fn reply_position(r: &ReplyData) -> usize {
         ReplyData::Tunable(_) => 11,
         ReplyData::EventRun(_) => 12,
         ReplyData::Reclock(_) => 13,
+        ReplyData::PublicIps(_) => 14,
+        ReplyData::PublicIpInfo(_) => 15,
+        ReplyData::Ifaces(_) => 16,
     }
 }
 

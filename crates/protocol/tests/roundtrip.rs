@@ -78,6 +78,42 @@ proptest! {
         assert_roundtrip(Packet::Reply(ControlReply { reqid, src, result: Ok(ReplyData::Reclock(reclock)) }));
     }
 
+    /// Public address and interface controls, IPv4 and IPv6, and their replies.
+    #[test]
+    fn public_ip_controls_and_replies_roundtrip(
+        reqid in any::<u32>(),
+        src in pnn(),
+        ip in ip(),
+        owner in pnn(),
+        bits in any::<u8>(),
+        iface in ".{0,12}",
+        ifaces in proptest::collection::vec(".{0,12}", 0..4),
+        up in any::<bool>(),
+        list in public_ip_list(),
+        info in public_ip_info(),
+        infos in proptest::collection::vec(iface_info(), 0..4),
+    ) {
+        for control in [
+            Control::GetPublicIps,
+            Control::GetPublicIpInfo(ip),
+            Control::GetIfaces,
+            Control::SetIfaceLink { name: iface.clone(), up },
+            Control::TakeoverIp { ip, owner },
+            Control::ReleaseIp { ip, new_owner: owner },
+            Control::AddPublicIp { ip, bits, ifaces },
+            Control::DelPublicIp(ip),
+            Control::SendGratArp { ip, iface },
+            Control::ReloadPublicIps,
+            Control::IpReallocated,
+            Control::StartIpReallocate,
+        ] {
+            assert_roundtrip(Packet::Control(ControlRequest { reqid, src, dest: Pnn::CURRENT, control }));
+        }
+        for data in [ReplyData::PublicIps(list), ReplyData::PublicIpInfo(info), ReplyData::Ifaces(infos)] {
+            assert_roundtrip(Packet::Reply(ControlReply { reqid, src, result: Ok(data) }));
+        }
+    }
+
     #[test]
     fn message_roundtrips(m in message()) {
         assert_roundtrip(Packet::Message(m));
@@ -148,7 +184,39 @@ fn strategies_reach_every_variant() {
         })
         .collect();
     assert_eq!(reclocks, BTreeSet::from([false, true]));
+    // Public address details with and without an active interface.
+    let actives: BTreeSet<bool> = (0..2000)
+        .filter_map(|_| match reply_data().new_tree(runner).unwrap().current() {
+            ReplyData::PublicIpInfo(info) => Some(info.active.is_some()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(actives, BTreeSet::from([false, true]));
     // Ok and Err replies; IPv4 and IPv6 node addresses.
     assert_eq!(tags_seen(control_reply().prop_map(|r| r.result)), BTreeSet::from([0, 1]));
     assert_eq!(tags_seen(node_info().prop_map(|n| n.addr)), BTreeSet::from([0, 1]));
+    // IPv4 and IPv6 public addresses in every place they travel.
+    let families: BTreeSet<(&str, u8)> = (0..4000)
+        .filter_map(|_| match control().new_tree(runner).unwrap().current() {
+            c @ (Control::GetPublicIpInfo(ip)
+            | Control::TakeoverIp { ip, .. }
+            | Control::ReleaseIp { ip, .. }
+            | Control::AddPublicIp { ip, .. }
+            | Control::DelPublicIp(ip)
+            | Control::SendGratArp { ip, .. }) => Some((c.name(), tag(&ip))),
+            _ => None,
+        })
+        .collect();
+    let names =
+        ["GET_PUBLIC_IP_INFO", "TAKEOVER_IP", "RELEASE_IP", "ADD_PUBLIC_IP", "DEL_PUBLIC_IP", "SEND_GRATUITOUS_ARP"];
+    assert_eq!(families, names.iter().flat_map(|&n| [(n, 0), (n, 1)]).collect());
+    let lists: BTreeSet<(&str, u8)> = (0..2000)
+        .flat_map(|_| {
+            let l = public_ip_list().new_tree(runner).unwrap().current();
+            let known = l.known.iter().map(|(ip, _)| ("known", tag(ip)));
+            known.chain(l.available.iter().map(|ip| ("available", tag(ip)))).collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(lists, BTreeSet::from([("available", 0), ("available", 1), ("known", 0), ("known", 1)]));
+    assert_eq!(tags_seen(public_ip_info().prop_map(|i| i.ip)), BTreeSet::from([0, 1]));
 }

@@ -30,8 +30,13 @@ pub fn ipv6() -> impl Strategy<Value = IpAddr> {
     any::<Ipv6Addr>().prop_map(IpAddr::V6)
 }
 
+/// Either family.
+pub fn ip() -> impl Strategy<Value = IpAddr> {
+    prop_oneof![ipv4(), ipv6()]
+}
+
 pub fn node_info() -> impl Strategy<Value = NodeInfo> {
-    (pnn(), prop_oneof![ipv4(), ipv6()], node_flags()).prop_map(|(pnn, addr, flags)| NodeInfo { pnn, addr, flags })
+    (pnn(), ip(), node_flags()).prop_map(|(pnn, addr, flags)| NodeInfo { pnn, addr, flags })
 }
 
 pub fn node_map() -> impl Strategy<Value = NodeMap> {
@@ -100,6 +105,23 @@ pub fn event_run() -> impl Strategy<Value = EventRun> {
         .prop_map(|(event, args, start_us, end_us, scripts)| EventRun { event, args, start_us, end_us, scripts })
 }
 
+pub fn iface_info() -> impl Strategy<Value = IfaceInfo> {
+    (text(), any::<bool>(), any::<u32>()).prop_map(|(name, link_up, references)| IfaceInfo {
+        name,
+        link_up,
+        references,
+    })
+}
+
+pub fn public_ip_list() -> impl Strategy<Value = PublicIpList> {
+    (vec((ip(), pnn()), 0..5), vec(ip(), 0..5)).prop_map(|(known, available)| PublicIpList { known, available })
+}
+
+pub fn public_ip_info() -> impl Strategy<Value = PublicIpInfo> {
+    (ip(), any::<u8>(), pnn(), proptest::option::of(any::<u32>()), vec(iface_info(), 0..4))
+        .prop_map(|(ip, bits, owner, active, ifaces)| PublicIpInfo { ip, bits, owner, active, ifaces })
+}
+
 pub fn control() -> impl Strategy<Value = Control> {
     prop_oneof![
         Just(Control::Ping),
@@ -132,6 +154,18 @@ pub fn control() -> impl Strategy<Value = Control> {
         Just(Control::ContinueNode),
         Just(Control::DisableNode),
         Just(Control::EnableNode),
+        Just(Control::GetPublicIps),
+        ip().prop_map(Control::GetPublicIpInfo),
+        Just(Control::GetIfaces),
+        (text(), any::<bool>()).prop_map(|(name, up)| Control::SetIfaceLink { name, up }),
+        (ip(), pnn()).prop_map(|(ip, owner)| Control::TakeoverIp { ip, owner }),
+        (ip(), pnn()).prop_map(|(ip, new_owner)| Control::ReleaseIp { ip, new_owner }),
+        (ip(), any::<u8>(), vec(text(), 0..4)).prop_map(|(ip, bits, ifaces)| Control::AddPublicIp { ip, bits, ifaces }),
+        ip().prop_map(Control::DelPublicIp),
+        (ip(), text()).prop_map(|(ip, iface)| Control::SendGratArp { ip, iface }),
+        Just(Control::ReloadPublicIps),
+        Just(Control::IpReallocated),
+        Just(Control::StartIpReallocate),
     ]
 }
 
@@ -151,6 +185,9 @@ pub fn reply_data() -> impl Strategy<Value = ReplyData> {
         any::<u64>().prop_map(ReplyData::Tunable),
         event_run().prop_map(ReplyData::EventRun),
         proptest::option::of(text()).prop_map(ReplyData::Reclock),
+        public_ip_list().prop_map(ReplyData::PublicIps),
+        public_ip_info().prop_map(ReplyData::PublicIpInfo),
+        vec(iface_info(), 0..4).prop_map(ReplyData::Ifaces),
     ]
 }
 
@@ -180,6 +217,7 @@ pub fn message() -> impl Strategy<Value = Message> {
             srvid::ELECTION,
             srvid::TAKEOVER_RUN,
             srvid::PUSH_NODE_FLAGS,
+            srvid::NODE_MAP_CHANGED,
             srvid::RELOAD_NODES,
             srvid::NODE_FLAGS,
             srvid::CLIENT_BASE
