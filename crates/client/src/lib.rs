@@ -8,7 +8,7 @@
 
 use rctdb_protocol::{
     encode, Control, ControlError, ControlRequest, DebugLevel, Event, EventRun, FrameBuffer, FrameError, Message,
-    NodeMap, Packet, Pnn, RecMode, ReplyData, RunState, Uptime, VnnMap,
+    NodeMap, Packet, Pnn, PublicIpList, RecMode, ReplyData, RunState, Uptime, VnnMap,
 };
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -104,6 +104,40 @@ impl Client {
                 Some(_) => {}
             }
         }
+    }
+
+    /// Send a control without waiting; collect the reply with
+    /// [`Client::wait_replies`]. Many controls to many nodes can be in
+    /// flight at once (rctdbd runs each node's share in order).
+    pub fn send_control(&mut self, dest: Pnn, control: Control) -> Result<u32, ClientError> {
+        let reqid = self.next_reqid;
+        self.next_reqid = self.next_reqid.wrapping_add(1).max(1);
+        let req = Packet::Control(ControlRequest { reqid, src: Pnn::UNKNOWN, dest, control });
+        self.stream.write_all(&encode(&req))?;
+        Ok(reqid)
+    }
+
+    /// Wait until every control in `reqids` has replied or `timeout`
+    /// passes. Controls without a reply by then are missing from the map.
+    pub fn wait_replies(
+        &mut self,
+        reqids: &[u32],
+        timeout: Duration,
+    ) -> Result<std::collections::HashMap<u32, Result<ReplyData, ControlError>>, ClientError> {
+        let wanted: std::collections::HashSet<u32> = reqids.iter().copied().collect();
+        let mut out = std::collections::HashMap::new();
+        let deadline = Instant::now() + timeout;
+        while out.len() < wanted.len() {
+            match self.next_packet(deadline)? {
+                None => break,
+                Some(Packet::Reply(r)) if wanted.contains(&r.reqid) => {
+                    out.insert(r.reqid, r.result);
+                }
+                Some(Packet::Message(m)) => self.messages.push_back(m),
+                Some(_) => {}
+            }
+        }
+        Ok(out)
     }
 
     /// Send a one-way message through the daemon.
@@ -243,6 +277,8 @@ impl Client {
         set_vnnmap(map: VnnMap) -> (), Control::SetVnnMap(map), ReplyData::None => ());
     typed!(/// Ban a node for `seconds` (0 lifts the ban).
         set_ban(seconds: u32) -> (), Control::SetBanState { seconds }, ReplyData::None => ());
+    typed!(/// A node's public addresses.
+        public_ips() -> PublicIpList, Control::GetPublicIps, ReplyData::PublicIps(l) => l);
     typed!(/// Run an event on a node and wait for it.
         run_event(event: Event, args: Vec<String>, timeout_ms: Option<u64>) -> EventRun,
         Control::RunEvent { event, args, timeout_ms }, ReplyData::EventRun(r) => r);

@@ -12,6 +12,7 @@ mod liveness;
 mod monitor;
 mod net;
 mod nodes;
+mod publicips;
 mod server;
 mod supervisor;
 
@@ -69,6 +70,9 @@ fn start(interactive: bool) -> Result<(), String> {
     let paths = Paths::from_env();
     let (conf, warnings) = Conf::load(&paths.conf_file()).map_err(|e| e.to_string())?;
     let nodes = Nodes::load(&paths.nodes_file()).map_err(|e| e.to_string())?;
+    let public_addresses =
+        rctdb_config::PublicAddresses::load(&paths.public_addresses_file()).map_err(|e| e.to_string())?;
+    check_interfaces(&public_addresses)?;
     let tunables = Tunables::load(&paths.tunables_file())
         .map_err(|errs| errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))?;
 
@@ -142,6 +146,7 @@ fn start(interactive: bool) -> Result<(), String> {
         script_log_level,
         cluster_lock: conf.cluster.cluster_lock.as_ref().map(|l| l.to_string()),
         leader_timeout: conf.cluster.leader_timeout,
+        public_addresses,
         recoverd: recoverd_program().map(|p| {
             // The recovery daemon logs where we do.
             let location = match &log_file {
@@ -161,6 +166,23 @@ fn start(interactive: bool) -> Result<(), String> {
         return Err("exiting after a failed start-up event".into());
     }
     info!("rctdbd exiting");
+    Ok(())
+}
+
+/// Every interface named in `public_addresses` must exist on this host.
+fn check_interfaces(cfg: &rctdb_config::PublicAddresses) -> Result<(), String> {
+    for a in &cfg.addrs {
+        for i in &a.ifaces {
+            if !Path::new("/sys/class/net").join(i).exists() {
+                return Err(format!(
+                    "{}:{}: interface {i} of public address {} does not exist",
+                    cfg.file.display(),
+                    a.line,
+                    a.net
+                ));
+            }
+        }
+    }
     Ok(())
 }
 

@@ -11,6 +11,10 @@ use crate::monitor::{HealthChange, Monitor, MonitorResult};
 use crate::net;
 use crate::nodes::NodeTable;
 use crate::supervisor::Supervisor;
+
+#[path = "ipsrv.rs"]
+mod ipsrv;
+use ipsrv::{Garp, IpJob};
 use log::{debug, error, info, trace, warn};
 use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use mio::{Events, Interest, Poll, Token};
@@ -77,6 +81,8 @@ pub struct Setup {
     pub leader_timeout: Duration,
     /// The recovery daemon to run, with its environment; `None` runs none.
     pub recoverd: Option<(PathBuf, Vec<(String, String)>)>,
+    /// This node's `public_addresses`.
+    pub public_addresses: rctdb_config::PublicAddresses,
 }
 
 enum Stream {
@@ -169,6 +175,8 @@ enum Waiter {
     Startup,
     Monitor,
     Shutdown,
+    /// takeip / updateip / releaseip for a public address.
+    Ip(IpJob),
 }
 
 /// A script's output pipe.
@@ -220,6 +228,8 @@ pub struct Daemon {
     recovery_finished_us: u64,
     ban_until: Option<Instant>,
     supervisor: Option<Supervisor>,
+    publicips: crate::publicips::PublicIps,
+    garp: Vec<Garp>,
 }
 
 fn micros(t: SystemTime) -> u64 {
@@ -299,6 +309,8 @@ impl Daemon {
             recovery_finished_us: 0,
             ban_until: None,
             supervisor: setup.recoverd.map(|(program, env)| Supervisor::new(program, env)),
+            publicips: crate::publicips::PublicIps::from_config(&setup.public_addresses),
+            garp: Vec::new(),
         })
     }
 
@@ -355,6 +367,9 @@ impl Daemon {
             d = d.min(f.deadline);
         }
         let supervisor = self.supervisor.as_ref().and_then(|s| s.poll_timeout());
+        if let Some(g) = self.garp_deadline() {
+            d = d.min(g);
+        }
         for t in
             [self.runner.poll_timeout(), self.monitor.poll_timeout(), self.startup_retry_at, self.ban_until, supervisor]
                 .into_iter()
@@ -690,6 +705,7 @@ impl Daemon {
             match action {
                 LinkAction::Connected => {
                     self.nodes.mark_connected(pnn);
+                    self.notify_node_map_changed();
                     info!(
                         "{}: connected to {} - {} connected",
                         self.own_addr,
@@ -699,6 +715,7 @@ impl Daemon {
                 }
                 LinkAction::Dead => {
                     self.nodes.mark_dead(pnn);
+                    self.notify_node_map_changed();
                     info!(
                         "{}: node {} is dead: {} connected",
                         self.own_addr,
@@ -1016,6 +1033,18 @@ impl Daemon {
                 self.submit_event(event, args, timeout, Waiter::Control { origin, reqid });
                 None
             }
+            c @ (Control::GetPublicIps
+            | Control::GetPublicIpInfo(_)
+            | Control::GetIfaces
+            | Control::SetIfaceLink { .. }
+            | Control::TakeoverIp { .. }
+            | Control::ReleaseIp { .. }
+            | Control::AddPublicIp { .. }
+            | Control::DelPublicIp(_)
+            | Control::SendGratArp { .. }
+            | Control::ReloadPublicIps
+            | Control::IpReallocated
+            | Control::StartIpReallocate) => self.ip_control(c, origin, reqid),
             other => Some(self.execute_now(other, origin)),
         }
     }
@@ -1428,6 +1457,13 @@ impl Daemon {
                     }
                 }
                 Waiter::Shutdown => self.stopping = true,
+                Waiter::Ip(job) => {
+                    let run = match &c.outcome {
+                        Outcome::Done(run) => Some(run),
+                        Outcome::Cancelled => None,
+                    };
+                    self.ip_event_done(job, run);
+                }
             }
         }
     }
@@ -1460,7 +1496,17 @@ impl Daemon {
             info!("Node flags changed {old} -> {}", self.nodes.own_flags());
             let m = self.own_flags_message(Pnn::BROADCAST_CONNECTED);
             self.route_message(m);
+            self.notify_node_map_changed();
         }
+    }
+
+    /// Tell local clients (the recovery daemon) that the node map, flags
+    /// or interfaces changed, so the leader reacts at once rather than at
+    /// its next pass.
+    fn notify_node_map_changed(&mut self) {
+        let m =
+            Message { srvid: srvid::NODE_MAP_CHANGED, src: self.nodes.own(), dest: self.nodes.own(), data: Vec::new() };
+        self.deliver_locally(&m);
     }
 
     /// Our own flags, as a NODE_FLAGS message to `dest`.
@@ -1483,6 +1529,7 @@ impl Daemon {
         }
         if let Some(old) = self.nodes.set_peer_flags(pnn, flags) {
             info!("Node {pnn} has changed flags - {old} -> {}", self.nodes.flags(pnn).unwrap_or_default());
+            self.notify_node_map_changed();
         }
     }
 
@@ -1514,6 +1561,7 @@ impl Daemon {
             info!("Node is inactive: recovery mode set to ACTIVE");
             self.recmode = RecMode::Active;
             self.recovery_started_us = micros(SystemTime::now());
+            self.release_all_ips();
         }
     }
 
@@ -1544,6 +1592,7 @@ impl Daemon {
         if let Some(sup) = self.supervisor.as_mut() {
             sup.tick(now);
         }
+        self.garp_timers(now);
         let (runner, mut host) = self.host();
         let done = runner.tick(now, &mut host);
         self.on_completions(done);

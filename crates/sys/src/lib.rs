@@ -156,3 +156,160 @@ mod lock_tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+/// The hardware address of interface `ifname`, from sysfs.
+fn interface_mac(ifname: &str) -> io::Result<[u8; 6]> {
+    let text = std::fs::read_to_string(format!("/sys/class/net/{ifname}/address"))?;
+    let mut mac = [0u8; 6];
+    let parts: Vec<&str> = text.trim().split(':').collect();
+    if parts.len() != 6 {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{ifname} has no Ethernet address")));
+    }
+    for (m, p) in mac.iter_mut().zip(parts) {
+        *m = u8::from_str_radix(p, 16).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    }
+    Ok(mac)
+}
+
+fn interface_index(ifname: &str) -> io::Result<u32> {
+    let name = std::ffi::CString::new(ifname).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    // SAFETY: `name` is a valid NUL-terminated string.
+    let idx = unsafe { libc::if_nametoindex(name.as_ptr()) };
+    if idx == 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(idx)
+    }
+}
+
+/// An owned raw descriptor closed on drop.
+struct Fd(libc::c_int);
+impl Drop for Fd {
+    fn drop(&mut self) {
+        // SAFETY: we own the descriptor.
+        unsafe { libc::close(self.0) };
+    }
+}
+
+fn socket(domain: libc::c_int, ty: libc::c_int, proto: libc::c_int) -> io::Result<Fd> {
+    // SAFETY: plain socket(2) call.
+    let fd = unsafe { libc::socket(domain, ty | libc::SOCK_CLOEXEC, proto) };
+    if fd < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(Fd(fd))
+    }
+}
+
+/// Is `ifname` a loopback interface? Nothing to announce there.
+fn is_loopback(ifname: &str) -> bool {
+    std::fs::read_to_string(format!("/sys/class/net/{ifname}/type")).map(|t| t.trim() == "772").unwrap_or(false)
+}
+
+/// Send one gratuitous ARP request and one unsolicited ARP reply for
+/// `ip` from interface `ifname`, both to the Ethernet broadcast address,
+/// so that neighbours and switches learn where the address lives now.
+/// Loopback interfaces are skipped.
+pub fn send_gratuitous_arp(ifname: &str, ip: std::net::Ipv4Addr) -> io::Result<()> {
+    if is_loopback(ifname) {
+        return Ok(());
+    }
+    const ETH_P_ARP: u16 = 0x0806;
+    let mac = interface_mac(ifname)?;
+    let ifindex = interface_index(ifname)?;
+    let fd = socket(libc::AF_PACKET, libc::SOCK_RAW, (ETH_P_ARP.to_be()) as libc::c_int)?;
+    for (op, target_mac) in [(1u16, [0u8; 6]), (2u16, [0xff; 6])] {
+        let mut f = Vec::with_capacity(42);
+        f.extend_from_slice(&[0xff; 6]);
+        f.extend_from_slice(&mac);
+        f.extend_from_slice(&ETH_P_ARP.to_be_bytes());
+        f.extend_from_slice(&1u16.to_be_bytes()); // Ethernet
+        f.extend_from_slice(&0x0800u16.to_be_bytes()); // IPv4
+        f.push(6);
+        f.push(4);
+        f.extend_from_slice(&op.to_be_bytes());
+        f.extend_from_slice(&mac);
+        f.extend_from_slice(&ip.octets());
+        f.extend_from_slice(&target_mac);
+        f.extend_from_slice(&ip.octets());
+        // SAFETY: sockaddr_ll is plain old data; zero is valid for every field.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_protocol = ETH_P_ARP.to_be();
+        sll.sll_ifindex = ifindex as i32;
+        sll.sll_halen = 6;
+        sll.sll_addr[..6].copy_from_slice(&[0xff; 6]);
+        // SAFETY: buffer and address are valid for the given lengths.
+        let r = unsafe {
+            libc::sendto(
+                fd.0,
+                f.as_ptr() as *const libc::c_void,
+                f.len(),
+                0,
+                &sll as *const libc::sockaddr_ll as *const libc::sockaddr,
+                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Send an unsolicited Neighbour Advertisement (override flag set, with
+/// our link-layer address) for `ip` to all nodes on `ifname`.
+pub fn send_unsolicited_na(ifname: &str, ip: std::net::Ipv6Addr) -> io::Result<()> {
+    if is_loopback(ifname) {
+        return Ok(());
+    }
+    let mac = interface_mac(ifname)?;
+    let ifindex = interface_index(ifname)?;
+    let fd = socket(libc::AF_INET6, libc::SOCK_RAW, libc::IPPROTO_ICMPV6)?;
+    let hops: libc::c_int = 255;
+    for opt in [libc::IPV6_MULTICAST_HOPS, libc::IPV6_UNICAST_HOPS] {
+        // SAFETY: valid option value pointer and length.
+        let r = unsafe {
+            libc::setsockopt(
+                fd.0,
+                libc::IPPROTO_IPV6,
+                opt,
+                &hops as *const libc::c_int as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    let mut m = Vec::with_capacity(32);
+    m.push(136u8); // Neighbour Advertisement
+    m.push(0);
+    m.extend_from_slice(&[0, 0]); // checksum: filled in by the kernel
+    m.extend_from_slice(&0x2000_0000u32.to_be_bytes()); // Override
+    m.extend_from_slice(&ip.octets());
+    m.push(2); // target link-layer address option
+    m.push(1);
+    m.extend_from_slice(&mac);
+    // SAFETY: sockaddr_in6 is plain old data; zero is valid for every field.
+    let mut dst: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+    dst.sin6_family = libc::AF_INET6 as u16;
+    dst.sin6_addr.s6_addr = [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    dst.sin6_scope_id = ifindex;
+    // SAFETY: buffer and address are valid for the given lengths.
+    let r = unsafe {
+        libc::sendto(
+            fd.0,
+            m.as_ptr() as *const libc::c_void,
+            m.len(),
+            0,
+            &dst as *const libc::sockaddr_in6 as *const libc::sockaddr,
+            std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
