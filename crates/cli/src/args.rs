@@ -8,6 +8,7 @@ use crate::scripts;
 use clap::{Parser, Subcommand};
 use rctdb_config::Tunable;
 use rctdb_protocol::{DebugLevel, Event, Pnn, RunState};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -106,6 +107,59 @@ pub enum RawCommand {
     },
     /// Lift a node's ban.
     Unban,
+    /// Show public addresses and their owners: the node's, or with `all` every active node's.
+    Ip {
+        #[arg(value_name = "all", value_parser = ["all"])]
+        all: Option<String>,
+    },
+    /// Show one public address: owner and interfaces.
+    Ipinfo {
+        #[arg(value_name = "IP")]
+        ip: String,
+    },
+    /// Show the node's public interfaces.
+    Ifaces,
+    /// Mark an interface's link up or down.
+    Setifacelink {
+        #[arg(value_name = "IFACE")]
+        iface: String,
+        #[arg(value_name = "up|down", value_parser = ["up", "down"])]
+        state: String,
+    },
+    /// Ask the leader for a takeover run and wait until it is done.
+    #[command(alias = "sync")]
+    Ipreallocate,
+    /// Send gratuitous ARPs (unsolicited NAs for IPv6) for IP on IFACE.
+    Gratarp {
+        #[arg(value_name = "IP")]
+        ip: String,
+        #[arg(value_name = "IFACE")]
+        iface: String,
+    },
+    /// Move a public address to node PNN now (no takeover run).
+    Moveip {
+        #[arg(value_name = "IP")]
+        ip: String,
+        #[arg(value_name = "PNN", allow_hyphen_values = true)]
+        pnn: String,
+    },
+    /// Add a public address to the node, then reallocate addresses.
+    Addip {
+        #[arg(value_name = "IP/BITS")]
+        ip_mask: String,
+        #[arg(value_name = "IFACE[,IFACE...]")]
+        ifaces: String,
+    },
+    /// Remove a public address from the node, then reallocate addresses.
+    Delip {
+        #[arg(value_name = "IP")]
+        ip: String,
+    },
+    /// Re-read public_addresses on this node, all nodes or a PNN list, then reallocate.
+    Reloadips {
+        #[arg(value_name = "all|PNN-LIST")]
+        nodes: Option<String>,
+    },
     /// Configuration commands.
     Config {
         #[command(subcommand)]
@@ -215,7 +269,7 @@ pub struct Options {
     pub verbose: bool,
 }
 
-/// `nodestatus` argument.
+/// `nodestatus` and `reloadips` argument.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodeSelection {
     /// No argument: the target node.
@@ -254,6 +308,33 @@ pub enum Command {
     GetReclock,
     /// `disable`, `enable`, `stop`, `continue`, `ban`, `unban`.
     NodeAdmin(NodeAction),
+    /// `ip [all]`.
+    Ip {
+        all: bool,
+    },
+    IpInfo(IpAddr),
+    Ifaces,
+    SetIfaceLink {
+        iface: String,
+        up: bool,
+    },
+    /// `ipreallocate` (alias `sync`).
+    IpReallocate,
+    GratArp {
+        ip: IpAddr,
+        iface: String,
+    },
+    MoveIp {
+        ip: IpAddr,
+        pnn: Pnn,
+    },
+    AddIp {
+        ip: IpAddr,
+        bits: u8,
+        ifaces: Vec<String>,
+    },
+    DelIp(IpAddr),
+    ReloadIps(NodeSelection),
     ConfigValidate(Option<PathBuf>),
     /// `event run TIMEOUT legacy EVENT ARGS...`; `timeout` is the event's
     /// deadline, sent to the daemon.
@@ -308,6 +389,16 @@ impl Command {
             Command::Leader => "leader",
             Command::GetReclock => "getreclock",
             Command::NodeAdmin(action) => action.name(),
+            Command::Ip { .. } => "ip",
+            Command::IpInfo(_) => "ipinfo",
+            Command::Ifaces => "ifaces",
+            Command::SetIfaceLink { .. } => "setifacelink",
+            Command::IpReallocate => "ipreallocate",
+            Command::GratArp { .. } => "gratarp",
+            Command::MoveIp { .. } => "moveip",
+            Command::AddIp { .. } => "addip",
+            Command::DelIp(_) => "delip",
+            Command::ReloadIps(_) => "reloadips",
             Command::ConfigValidate(_) => "config",
             Command::EventRun { .. } | Command::EventStatus(_) | Command::ScriptList | Command::ScriptSwitch { .. } => {
                 "event"
@@ -323,7 +414,7 @@ impl Command {
             | Command::ConfigValidate(_)
             | Command::ScriptList
             | Command::ScriptSwitch { .. } => Kind::Offline,
-            Command::Pnn | Command::ReloadNodes => Kind::Local,
+            Command::Pnn | Command::ReloadNodes | Command::MoveIp { .. } | Command::ReloadIps(_) => Kind::Local,
             _ => Kind::Remote,
         }
     }
@@ -466,6 +557,42 @@ fn ban_seconds(s: &str) -> Result<u32, ArgError> {
     }
 }
 
+/// Longest interface name (Linux's IFNAMSIZ less the NUL).
+pub const IFACE_NAME_MAX: usize = 15;
+
+/// An IPv4 or IPv6 address.
+fn ip_addr(s: &str) -> Result<IpAddr, ArgError> {
+    s.parse().map_err(|_| ArgError::new(format!("Invalid IP address {s}")))
+}
+
+/// An interface name: not empty, at most [`IFACE_NAME_MAX`] bytes.
+fn iface_name(s: &str) -> Result<String, ArgError> {
+    if s.len() > IFACE_NAME_MAX {
+        return Err(ArgError::new(format!("Interface name '{s}' too long")));
+    }
+    if s.is_empty() || s.contains(['/', ' ', '\t']) {
+        return Err(ArgError::new(format!("Invalid interface name '{s}'")));
+    }
+    Ok(s.to_string())
+}
+
+/// `addip`'s `IP/BITS`: the prefix length is required and must fit the
+/// address family.
+fn ip_mask(s: &str) -> Result<(IpAddr, u8), ArgError> {
+    let bad = || ArgError::new(format!("Invalid IP/Mask {s}"));
+    let (ip, bits) = s.split_once('/').ok_or_else(bad)?;
+    let ip: IpAddr = ip.parse().map_err(|_| bad())?;
+    if bits.is_empty() || !bits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let bits: u8 = bits.parse().map_err(|_| bad())?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    if bits > max {
+        return Err(bad());
+    }
+    Ok((ip, bits))
+}
+
 /// Second stage: check every option and argument.
 pub fn validate(raw: RawArgs) -> Result<Invocation, ArgError> {
     let target = match raw.node.as_deref() {
@@ -539,6 +666,26 @@ pub fn validate(raw: RawArgs) -> Result<Invocation, ArgError> {
         RawCommand::Continue => Command::NodeAdmin(NodeAction::Continue),
         RawCommand::Ban { seconds } => Command::NodeAdmin(NodeAction::Ban { seconds: ban_seconds(&seconds)? }),
         RawCommand::Unban => Command::NodeAdmin(NodeAction::Unban),
+        RawCommand::Ip { all } => Command::Ip { all: all.is_some() },
+        RawCommand::Ipinfo { ip } => Command::IpInfo(ip_addr(&ip)?),
+        RawCommand::Ifaces => Command::Ifaces,
+        RawCommand::Setifacelink { iface, state } => {
+            Command::SetIfaceLink { iface: iface_name(&iface)?, up: state == "up" }
+        }
+        RawCommand::Ipreallocate => Command::IpReallocate,
+        RawCommand::Gratarp { ip, iface } => Command::GratArp { ip: ip_addr(&ip)?, iface: iface_name(&iface)? },
+        RawCommand::Moveip { ip, pnn: p } => {
+            let ip = ip_addr(&ip)?;
+            let pnn = parse_pnn(&p).ok_or_else(|| ArgError::new(format!("Invalid PNN {p}")))?;
+            Command::MoveIp { ip, pnn }
+        }
+        RawCommand::Addip { ip_mask: m, ifaces } => {
+            let (ip, bits) = ip_mask(&m)?;
+            let ifaces = ifaces.split(',').map(iface_name).collect::<Result<Vec<_>, _>>()?;
+            Command::AddIp { ip, bits, ifaces }
+        }
+        RawCommand::Delip { ip } => Command::DelIp(ip_addr(&ip)?),
+        RawCommand::Reloadips { nodes } => Command::ReloadIps(parse_node_selection(nodes.as_deref())?),
         RawCommand::Config { action: RawConfigCommand::Validate { basedir } } => Command::ConfigValidate(basedir),
         RawCommand::Event { action } => match action {
             RawEventCommand::Run { timeout, component: c, event: e, args } => {
@@ -849,5 +996,96 @@ mod tests {
         let e = parse(&["event", "script", "list", "nope"]).unwrap_err();
         assert_eq!((e.message.as_str(), e.stdout, e.status), ("Event dir for nope does not exist", false, 2));
         assert_eq!(err(&["-n", "1", "event", "script", "list", "legacy"]), "Cannot specify node for command event");
+    }
+
+    #[test]
+    fn public_ip_commands() {
+        let cmd = |args: &[&str]| parse(args).unwrap().command;
+        assert_eq!(cmd(&["ip"]), Command::Ip { all: false });
+        assert_eq!(cmd(&["ip", "all", "-v"]), Command::Ip { all: true });
+        assert!(parse(&["ip", "all", "-v"]).unwrap().options.verbose);
+        assert_eq!(cmd(&["ipinfo", "10.0.0.31"]), Command::IpInfo("10.0.0.31".parse().unwrap()));
+        assert_eq!(cmd(&["ipinfo", "fd00::5357:5f01"]), Command::IpInfo("fd00::5357:5f01".parse().unwrap()));
+        assert_eq!(cmd(&["ifaces"]), Command::Ifaces);
+        assert_eq!(cmd(&["setifacelink", "eth2", "down"]), Command::SetIfaceLink { iface: "eth2".into(), up: false });
+        assert_eq!(cmd(&["setifacelink", "eth2", "up"]), Command::SetIfaceLink { iface: "eth2".into(), up: true });
+        assert_eq!(cmd(&["ipreallocate"]), Command::IpReallocate);
+        assert_eq!(cmd(&["sync"]), Command::IpReallocate);
+        assert_eq!(
+            cmd(&["gratarp", "10.0.0.31", "eth1"]),
+            Command::GratArp { ip: "10.0.0.31".parse().unwrap(), iface: "eth1".into() }
+        );
+        assert_eq!(
+            cmd(&["moveip", "10.0.0.31", "0x2"]),
+            Command::MoveIp { ip: "10.0.0.31".parse().unwrap(), pnn: Pnn(2) }
+        );
+        assert_eq!(
+            cmd(&["addip", "10.0.0.99/24", "eth1,eth2"]),
+            Command::AddIp { ip: "10.0.0.99".parse().unwrap(), bits: 24, ifaces: vec!["eth1".into(), "eth2".into()] }
+        );
+        assert_eq!(
+            cmd(&["addip", "fd00::99/64", "eth1"]),
+            Command::AddIp { ip: "fd00::99".parse().unwrap(), bits: 64, ifaces: vec!["eth1".into()] }
+        );
+        assert_eq!(cmd(&["delip", "10.0.0.99"]), Command::DelIp("10.0.0.99".parse().unwrap()));
+        assert_eq!(cmd(&["reloadips"]), Command::ReloadIps(NodeSelection::This));
+        assert_eq!(cmd(&["reloadips", "all"]), Command::ReloadIps(NodeSelection::All));
+        assert_eq!(cmd(&["reloadips", "0,2"]), Command::ReloadIps(NodeSelection::List(vec![Pnn(0), Pnn(2)])));
+    }
+
+    #[test]
+    fn public_ip_command_kinds() {
+        for (args, name, kind) in [
+            (&["ip"][..], "ip", Kind::Remote),
+            (&["ipinfo", "10.0.0.1"], "ipinfo", Kind::Remote),
+            (&["ifaces"], "ifaces", Kind::Remote),
+            (&["setifacelink", "e", "up"], "setifacelink", Kind::Remote),
+            (&["sync"], "ipreallocate", Kind::Remote),
+            (&["gratarp", "10.0.0.1", "e"], "gratarp", Kind::Remote),
+            (&["moveip", "10.0.0.1", "1"], "moveip", Kind::Local),
+            (&["addip", "10.0.0.1/24", "e"], "addip", Kind::Remote),
+            (&["delip", "10.0.0.1"], "delip", Kind::Remote),
+            (&["reloadips"], "reloadips", Kind::Local),
+        ] {
+            let c = parse(args).unwrap().command;
+            assert_eq!((c.name(), c.kind()), (name, kind));
+        }
+        assert_eq!(err(&["-n", "all", "moveip", "10.0.0.1", "1"]), "Node cannot be specified for command moveip");
+        assert_eq!(err(&["-n", "all", "reloadips"]), "Node cannot be specified for command reloadips");
+        assert_eq!(parse(&["-n", "all", "ip"]).unwrap().options.target, Target::All);
+    }
+
+    #[test]
+    fn public_ip_argument_errors() {
+        assert_eq!(err(&["ipinfo", "10.0.0"]), "Invalid IP address 10.0.0");
+        assert_eq!(err(&["ipinfo", "foo"]), "Invalid IP address foo");
+        assert_eq!(err(&["gratarp", "10.0.0.256", "eth0"]), "Invalid IP address 10.0.0.256");
+        assert_eq!(err(&["delip", "10.0.0.1/24"]), "Invalid IP address 10.0.0.1/24");
+        assert_eq!(err(&["moveip", "x", "1"]), "Invalid IP address x");
+        assert_eq!(err(&["moveip", "10.0.0.1", "x"]), "Invalid PNN x");
+        assert_eq!(err(&["moveip", "10.0.0.1", "4294967295"]), "Invalid PNN 4294967295");
+        assert_eq!(err(&["moveip", "10.0.0.1", "-1"]), "Invalid PNN -1");
+        for bad in ["10.0.0.1", "10.0.0.1/", "10.0.0.1/33", "fd00::1/129", "10.0.0.1/2x", "x/24", "10.0.0.1/-1"] {
+            assert_eq!(err(&["addip", bad, "eth0"]), format!("Invalid IP/Mask {bad}"));
+        }
+        assert!(parse(&["addip", "10.0.0.1/32", "eth0"]).is_ok());
+        assert!(parse(&["addip", "10.0.0.1/0", "eth0"]).is_ok());
+        let long = "abcdefghijklmnop"; // 16
+        assert_eq!(err(&["setifacelink", long, "up"]), format!("Interface name '{long}' too long"));
+        assert!(parse(&["setifacelink", &long[..15], "up"]).is_ok());
+        assert_eq!(
+            err(&["addip", "10.0.0.1/24", &format!("eth0,{long}")]),
+            format!("Interface name '{long}' too long")
+        );
+        assert_eq!(err(&["addip", "10.0.0.1/24", "eth0,"]), "Invalid interface name ''");
+        assert_eq!(err(&["gratarp", "10.0.0.1", long]), format!("Interface name '{long}' too long"));
+        assert_eq!(err(&["reloadips", "0,x"]), "Invalid node x");
+        // Usage errors come from clap.
+        for bad in [&["ip", "some"][..], &["setifacelink", "eth0", "sideways"], &["setifacelink", "eth0"], &["ipinfo"]]
+        {
+            let mut v = vec!["rctdb"];
+            v.extend_from_slice(bad);
+            assert!(RawArgs::try_parse_from(v).is_err(), "{bad:?}");
+        }
     }
 }

@@ -6,7 +6,10 @@
 //! order (serde_json `preserve_order`) and are printed by [`json_text`].
 
 use rctdb_config::{format_tunable, Tunable};
-use rctdb_protocol::{EventRun, NodeFlags, NodeMap, Pnn, RecMode, RunState, ScriptRun, ScriptStatus, Uptime, VnnMap};
+use rctdb_protocol::{
+    EventRun, IfaceInfo, NodeFlags, NodeMap, Pnn, PublicIpInfo, RecMode, RunState, ScriptRun, ScriptStatus, Uptime,
+    VnnMap,
+};
 use serde_json::{json, Map, Value};
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -586,6 +589,223 @@ pub fn script_list_machine(scripts: &[(String, bool)], sep: char) -> String {
 /// `event script list --json`: an array of `{"name", "enabled"}`.
 pub fn script_list_json(scripts: &[(String, bool)]) -> Value {
     Value::Array(scripts.iter().map(|(name, on)| json!({ "name": name, "enabled": on })).collect())
+}
+
+/// A PNN as CTDB prints it with `%d`: [`Pnn::UNKNOWN`] is `-1`.
+pub fn pnn_signed(p: Pnn) -> i64 {
+    i64::from(p.0 as i32)
+}
+
+/// The interface columns of `ip -v` for one address.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IpIfaces {
+    /// The interface the address is on, if any.
+    pub active: Option<String>,
+    /// Configured interfaces whose link is up, in configuration order.
+    pub available: Vec<String>,
+    /// Every configured interface, in configuration order.
+    pub configured: Vec<String>,
+}
+
+impl IpIfaces {
+    pub fn from_info(info: &PublicIpInfo) -> IpIfaces {
+        IpIfaces {
+            active: info.active.and_then(|i| info.ifaces.get(i as usize)).map(|i| i.name.clone()),
+            available: info.ifaces.iter().filter(|i| i.link_up).map(|i| i.name.clone()).collect(),
+            configured: info.ifaces.iter().map(|i| i.name.clone()).collect(),
+        }
+    }
+}
+
+/// One line of `ip`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpRow {
+    pub ip: IpAddr,
+    /// Who holds it, as the queried node(s) see it; [`Pnn::UNKNOWN`]: nobody.
+    pub owner: Pnn,
+    /// For `-v`: details from the owner (`all`) or the queried node;
+    /// `None` prints empty lists (an unassigned address under `all`).
+    pub ifaces: Option<IpIfaces>,
+}
+
+/// Sort as CTDB does: IPv4 before IPv6, each in numeric order.
+pub fn sort_ips(known: &mut [(IpAddr, Pnn)]) {
+    known.sort_by_key(|(ip, _)| *ip);
+}
+
+/// `ip all`: the union of every queried node's list (nodes in the order
+/// given). An address's owner is the node that claims it for itself; an
+/// address no node claims is unassigned ([`Pnn::UNKNOWN`]), whatever the
+/// other nodes believe. Sorted as [`sort_ips`].
+pub fn merge_public_ips(per_node: &[(Pnn, Vec<(IpAddr, Pnn)>)]) -> Vec<(IpAddr, Pnn)> {
+    let mut all: std::collections::BTreeMap<IpAddr, Pnn> = std::collections::BTreeMap::new();
+    for (node, known) in per_node {
+        for (ip, owner) in known {
+            if owner == node {
+                all.insert(*ip, *node);
+            } else {
+                all.entry(*ip).or_insert(Pnn::UNKNOWN);
+            }
+        }
+    }
+    all.into_iter().collect()
+}
+
+/// `ip` human form: `Public IPs on node %u` (or `on ALL nodes` when
+/// `node` is `None`), then `"%s %d"` per address, or with `verbose`
+/// `"%s node[%d] active[%s] available[%s] configured[%s]"`.
+pub fn ip_human(node: Option<Pnn>, rows: &[IpRow], verbose: bool) -> String {
+    let mut out = match node {
+        Some(p) => format!("Public IPs on node {p}\n"),
+        None => "Public IPs on ALL nodes\n".to_string(),
+    };
+    for r in rows {
+        let owner = pnn_signed(r.owner);
+        if verbose {
+            let i = r.ifaces.clone().unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "{} node[{owner}] active[{}] available[{}] configured[{}]",
+                r.ip,
+                i.active.unwrap_or_default(),
+                i.available.join(","),
+                i.configured.join(",")
+            );
+        } else {
+            let _ = writeln!(out, "{} {owner}", r.ip);
+        }
+    }
+    out
+}
+
+/// `ip -X`: `|Public IP|Node|` (with `-v` also
+/// `ActiveInterfaces|AvailableInterfaces|ConfiguredInterfaces|`), then a
+/// row per address. The header is printed even with no addresses.
+pub fn ip_machine(rows: &[IpRow], verbose: bool, sep: char) -> String {
+    let mut header = vec!["Public IP".to_string(), "Node".to_string()];
+    if verbose {
+        header.extend(["ActiveInterfaces", "AvailableInterfaces", "ConfiguredInterfaces"].map(String::from));
+    }
+    let mut out = machine_line(sep, header);
+    for r in rows {
+        let mut fields = vec![r.ip.to_string(), pnn_signed(r.owner).to_string()];
+        if verbose {
+            let i = r.ifaces.clone().unwrap_or_default();
+            fields.extend([i.active.unwrap_or_default(), i.available.join(","), i.configured.join(",")]);
+        }
+        out.push_str(&machine_line(sep, fields));
+    }
+    out
+}
+
+/// `ip --json`:
+/// `{"pnn": N|null, "all": bool, "ips": [{"address", "node", ...}]}` with
+/// `pnn` the queried node (`null` for `all`) and `node` the owner (-1 if
+/// none); with `-v` each address also has `"active": name|null`,
+/// `"available": [names]`, `"configured": [names]`.
+pub fn ip_json(node: Option<Pnn>, rows: &[IpRow], verbose: bool) -> Value {
+    let ips: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let mut o = Map::new();
+            o.insert("address".into(), json!(r.ip.to_string()));
+            o.insert("node".into(), json!(pnn_signed(r.owner)));
+            if verbose {
+                let i = r.ifaces.clone().unwrap_or_default();
+                o.insert("active".into(), json!(i.active));
+                o.insert("available".into(), json!(i.available));
+                o.insert("configured".into(), json!(i.configured));
+            }
+            Value::Object(o)
+        })
+        .collect();
+    json!({ "pnn": node.map(|p| p.0), "all": node.is_none(), "ips": ips })
+}
+
+fn link_word(up: bool) -> &'static str {
+    if up {
+        "up"
+    } else {
+        "down"
+    }
+}
+
+/// `ipinfo` (CTDB has no `-X` form: the same text is printed).
+pub fn ipinfo_human(node: Pnn, info: &PublicIpInfo) -> String {
+    let mut out = format!("Public IP[{}] info on node {node}\n", info.ip);
+    let _ = writeln!(out, "IP:{}", info.ip);
+    let _ = writeln!(out, "CurrentNode:{}", pnn_signed(info.owner));
+    let _ = writeln!(out, "NumInterfaces:{}", info.ifaces.len());
+    for (i, iface) in info.ifaces.iter().enumerate() {
+        let active = if info.active == Some(i as u32) { " (active)" } else { "" };
+        let _ = writeln!(
+            out,
+            "Interface[{}]: Name:{} Link:{} References:{}{active}",
+            i + 1,
+            iface.name,
+            link_word(iface.link_up),
+            iface.references
+        );
+    }
+    out
+}
+
+/// `ipinfo --json`: `{"pnn", "address", "bits", "current_node" (-1 if
+/// none), "interfaces": [{"name", "link_up", "references", "active"}]}`.
+pub fn ipinfo_json(node: Pnn, info: &PublicIpInfo) -> Value {
+    let ifaces: Vec<Value> = info
+        .ifaces
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            json!({
+                "name": f.name,
+                "link_up": f.link_up,
+                "references": f.references,
+                "active": info.active == Some(i as u32),
+            })
+        })
+        .collect();
+    json!({
+        "pnn": node.0,
+        "address": info.ip.to_string(),
+        "bits": info.bits,
+        "current_node": pnn_signed(info.owner),
+        "interfaces": ifaces,
+    })
+}
+
+/// `ifaces`: `Interfaces on node %u` then `name:%s link:%s references:%d`
+/// per interface; none ⇒ `No interfaces configured on node %u`.
+pub fn ifaces_human(node: Pnn, ifaces: &[IfaceInfo]) -> String {
+    if ifaces.is_empty() {
+        return format!("No interfaces configured on node {node}\n");
+    }
+    let mut out = format!("Interfaces on node {node}\n");
+    for i in ifaces {
+        let _ = writeln!(out, "name:{} link:{} references:{}", i.name, link_word(i.link_up), i.references);
+    }
+    out
+}
+
+/// `ifaces -X`: `|Name|LinkStatus|References|` then `|eth2|1|2|`; none ⇒
+/// the same line as the human form.
+pub fn ifaces_machine(node: Pnn, ifaces: &[IfaceInfo], sep: char) -> String {
+    if ifaces.is_empty() {
+        return ifaces_human(node, ifaces);
+    }
+    let mut out = machine_line(sep, ["Name", "LinkStatus", "References"].map(String::from));
+    for i in ifaces {
+        out.push_str(&machine_line(sep, [i.name.clone(), u8::from(i.link_up).to_string(), i.references.to_string()]));
+    }
+    out
+}
+
+/// `ifaces --json`: `{"pnn", "interfaces": [{"name", "link_up", "references"}]}`.
+pub fn ifaces_json(node: Pnn, ifaces: &[IfaceInfo]) -> Value {
+    let list: Vec<Value> =
+        ifaces.iter().map(|i| json!({ "name": i.name, "link_up": i.link_up, "references": i.references })).collect();
+    json!({ "pnn": node.0, "interfaces": list })
 }
 
 /// Pretty-printed JSON (2-space indent) with a trailing newline.
@@ -1311,5 +1531,241 @@ Duration of last recovery/failover: never
             ])
         );
         assert_eq!(script_list_human(&[]), "");
+    }
+
+    fn iface(name: &str, up: bool, refs: u32) -> IfaceInfo {
+        IfaceInfo { name: name.into(), link_up: up, references: refs }
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn eth2_eth1(active: Option<u32>) -> IpIfaces {
+        IpIfaces::from_info(&PublicIpInfo {
+            ip: ip("10.0.0.31"),
+            bits: 24,
+            owner: Pnn(0),
+            active,
+            ifaces: vec![iface("eth2", true, 1), iface("eth1", true, 0)],
+        })
+    }
+
+    #[test]
+    fn ip_matches_ctdb_example() {
+        let rows: Vec<IpRow> = [("10.0.0.31", 0), ("10.0.0.32", 1), ("10.0.0.33", 2)]
+            .iter()
+            .map(|&(a, p)| IpRow { ip: ip(a), owner: Pnn(p), ifaces: None })
+            .collect();
+        assert_eq!(
+            ip_human(Some(Pnn(0)), &rows, false),
+            "Public IPs on node 0
+10.0.0.31 0
+10.0.0.32 1
+10.0.0.33 2
+"
+        );
+        assert_eq!(ip_machine(&rows[..1], false, '|'), "|Public IP|Node|\n|10.0.0.31|0|\n");
+        let unassigned = [IpRow { ip: ip("10.0.0.34"), owner: Pnn::UNKNOWN, ifaces: None }];
+        assert_eq!(ip_human(Some(Pnn(1)), &unassigned, false), "Public IPs on node 1\n10.0.0.34 -1\n");
+        assert_eq!(ip_machine(&unassigned, false, ':'), ":Public IP:Node:\n:10.0.0.34:-1:\n");
+        assert_eq!(ip_human(Some(Pnn(2)), &[], false), "Public IPs on node 2\n");
+        assert_eq!(
+            ip_machine(&[], true, '|'),
+            "|Public IP|Node|ActiveInterfaces|AvailableInterfaces|ConfiguredInterfaces|\n"
+        );
+    }
+
+    #[test]
+    fn ip_all_verbose_matches_ctdb_example() {
+        let rows = vec![
+            IpRow { ip: ip("10.0.0.31"), owner: Pnn(0), ifaces: Some(eth2_eth1(Some(0))) },
+            IpRow { ip: ip("10.0.0.32"), owner: Pnn::UNKNOWN, ifaces: None },
+            IpRow { ip: ip("fd00::5357:5f01"), owner: Pnn(2), ifaces: Some(eth2_eth1(Some(0))) },
+        ];
+        assert_eq!(
+            ip_human(None, &rows, true),
+            "Public IPs on ALL nodes
+10.0.0.31 node[0] active[eth2] available[eth2,eth1] configured[eth2,eth1]
+10.0.0.32 node[-1] active[] available[] configured[]
+fd00::5357:5f01 node[2] active[eth2] available[eth2,eth1] configured[eth2,eth1]
+"
+        );
+        assert_eq!(
+            ip_human(None, &rows, false),
+            "Public IPs on ALL nodes\n10.0.0.31 0\n10.0.0.32 -1\nfd00::5357:5f01 2\n"
+        );
+    }
+
+    #[test]
+    fn ip_machine_verbose_matches_ctdb_example() {
+        let info = PublicIpInfo {
+            ip: ip("172.31.91.82"),
+            bits: 24,
+            owner: Pnn(1),
+            active: None,
+            ifaces: vec![iface("eth2", true, 0), iface("eth3", true, 0)],
+        };
+        let rows = [IpRow { ip: info.ip, owner: Pnn(1), ifaces: Some(IpIfaces::from_info(&info)) }];
+        assert_eq!(
+            ip_machine(&rows, true, '|'),
+            "|Public IP|Node|ActiveInterfaces|AvailableInterfaces|ConfiguredInterfaces|
+|172.31.91.82|1||eth2,eth3|eth2,eth3|
+"
+        );
+    }
+
+    #[test]
+    fn ip_interface_columns() {
+        // Link-down interfaces are configured but not available; an active
+        // index past the list shows no active interface.
+        let info = PublicIpInfo {
+            ip: ip("10.0.0.31"),
+            bits: 24,
+            owner: Pnn(0),
+            active: Some(1),
+            ifaces: vec![iface("eth2", false, 0), iface("eth1", true, 3)],
+        };
+        assert_eq!(
+            IpIfaces::from_info(&info),
+            IpIfaces {
+                active: Some("eth1".into()),
+                available: vec!["eth1".into()],
+                configured: vec!["eth2".into(), "eth1".into()]
+            }
+        );
+        let out_of_range = PublicIpInfo { active: Some(7), ..info };
+        assert_eq!(IpIfaces::from_info(&out_of_range).active, None);
+    }
+
+    #[test]
+    fn ip_sorting_ipv4_before_ipv6_numeric() {
+        let mut known = vec![
+            (ip("fd00::10"), Pnn(1)),
+            (ip("10.0.0.100"), Pnn(0)),
+            (ip("fd00::9"), Pnn(2)),
+            (ip("10.0.0.9"), Pnn(1)),
+            (ip("9.255.255.255"), Pnn::UNKNOWN),
+        ];
+        sort_ips(&mut known);
+        let order: Vec<String> = known.iter().map(|(a, _)| a.to_string()).collect();
+        assert_eq!(order, vec!["9.255.255.255", "10.0.0.9", "10.0.0.100", "fd00::9", "fd00::10"]);
+    }
+
+    #[test]
+    fn ip_all_owner_is_the_claiming_node() {
+        let a = ip("10.0.0.31");
+        let b = ip("10.0.0.32");
+        let c = ip("10.0.0.33");
+        let v6 = ip("fd00::1");
+        let per_node = vec![
+            // Node 0 thinks node 1 holds a, holds b itself, knows v6 unassigned.
+            (Pnn(0), vec![(a, Pnn(1)), (b, Pnn(0)), (v6, Pnn::UNKNOWN)]),
+            // Node 1 does not claim a (stale belief elsewhere), thinks c is on 2.
+            (Pnn(1), vec![(a, Pnn(2)), (c, Pnn(2))]),
+            // Node 2 claims c; b's belief from node 2 does not override node 0's claim.
+            (Pnn(2), vec![(b, Pnn(2)), (c, Pnn(2))]),
+        ];
+        let merged = merge_public_ips(&per_node);
+        assert_eq!(merged, vec![(a, Pnn::UNKNOWN), (b, Pnn(2)), (c, Pnn(2)), (v6, Pnn::UNKNOWN)]);
+        // A claim made by the node itself wins over earlier unknowns.
+        let per_node = vec![(Pnn(0), vec![(b, Pnn(1))]), (Pnn(1), vec![(b, Pnn(1))])];
+        assert_eq!(merge_public_ips(&per_node), vec![(b, Pnn(1))]);
+        assert_eq!(merge_public_ips(&[]), vec![]);
+    }
+
+    #[test]
+    fn ip_json_shapes() {
+        let rows = vec![
+            IpRow { ip: ip("10.0.0.31"), owner: Pnn(0), ifaces: Some(eth2_eth1(Some(0))) },
+            IpRow { ip: ip("10.0.0.32"), owner: Pnn::UNKNOWN, ifaces: None },
+        ];
+        assert_eq!(
+            ip_json(Some(Pnn(1)), &rows, false).to_string(),
+            r#"{"pnn":1,"all":false,"ips":[{"address":"10.0.0.31","node":0},{"address":"10.0.0.32","node":-1}]}"#
+        );
+        assert_eq!(
+            ip_json(None, &rows, true).to_string(),
+            concat!(
+                r#"{"pnn":null,"all":true,"ips":[{"address":"10.0.0.31","node":0,"active":"eth2","#,
+                r#""available":["eth2","eth1"],"configured":["eth2","eth1"]},"#,
+                r#"{"address":"10.0.0.32","node":-1,"active":null,"available":[],"configured":[]}]}"#
+            )
+        );
+    }
+
+    fn ipinfo_example() -> PublicIpInfo {
+        PublicIpInfo {
+            ip: ip("10.0.0.32"),
+            bits: 24,
+            owner: Pnn(1),
+            active: Some(0),
+            ifaces: vec![iface("eth2", true, 2), iface("eth1", true, 4)],
+        }
+    }
+
+    #[test]
+    fn ipinfo_matches_ctdb_example() {
+        assert_eq!(
+            ipinfo_human(Pnn(0), &ipinfo_example()),
+            "Public IP[10.0.0.32] info on node 0
+IP:10.0.0.32
+CurrentNode:1
+NumInterfaces:2
+Interface[1]: Name:eth2 Link:up References:2 (active)
+Interface[2]: Name:eth1 Link:up References:4
+"
+        );
+        let unassigned = PublicIpInfo {
+            ip: ip("fd00::5357:5f01"),
+            bits: 64,
+            owner: Pnn::UNKNOWN,
+            active: None,
+            ifaces: vec![iface("eth2", false, 0)],
+        };
+        assert_eq!(
+            ipinfo_human(Pnn(2), &unassigned),
+            "Public IP[fd00::5357:5f01] info on node 2
+IP:fd00::5357:5f01
+CurrentNode:-1
+NumInterfaces:1
+Interface[1]: Name:eth2 Link:down References:0
+"
+        );
+        assert_eq!(
+            ipinfo_json(Pnn(0), &ipinfo_example()).to_string(),
+            concat!(
+                r#"{"pnn":0,"address":"10.0.0.32","bits":24,"current_node":1,"interfaces":["#,
+                r#"{"name":"eth2","link_up":true,"references":2,"active":true},"#,
+                r#"{"name":"eth1","link_up":true,"references":4,"active":false}]}"#
+            )
+        );
+    }
+
+    #[test]
+    fn ifaces_match_ctdb_examples() {
+        let list = vec![iface("eth2", true, 2), iface("eth1", false, 4)];
+        assert_eq!(
+            ifaces_human(Pnn(0), &list),
+            "Interfaces on node 0
+name:eth2 link:up references:2
+name:eth1 link:down references:4
+"
+        );
+        assert_eq!(ifaces_machine(Pnn(0), &list[..1], '|'), "|Name|LinkStatus|References|\n|eth2|1|2|\n");
+        assert_eq!(ifaces_machine(Pnn(0), &list, '|'), "|Name|LinkStatus|References|\n|eth2|1|2|\n|eth1|0|4|\n");
+        assert_eq!(ifaces_human(Pnn(3), &[]), "No interfaces configured on node 3\n");
+        assert_eq!(ifaces_machine(Pnn(3), &[], '|'), "No interfaces configured on node 3\n");
+        assert_eq!(
+            ifaces_json(Pnn(0), &list[1..]).to_string(),
+            r#"{"pnn":0,"interfaces":[{"name":"eth1","link_up":false,"references":4}]}"#
+        );
+    }
+
+    #[test]
+    fn signed_pnn() {
+        assert_eq!(pnn_signed(Pnn(0)), 0);
+        assert_eq!(pnn_signed(Pnn(31)), 31);
+        assert_eq!(pnn_signed(Pnn::UNKNOWN), -1);
     }
 }

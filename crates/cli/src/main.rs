@@ -13,14 +13,21 @@
 //! the run's result; 2 for an unknown component or script, 22 for an
 //! invalid script name or an event that never ran; `scriptstatus`: 0);
 //! 22 for `ban 0`; 0 for `disable`/`enable`/`stop`/`continue`/`ban`/`unban`
-//! on a node already in the requested state. `-T` bounds the whole run
-//! (including the node-administration commands' wait for the flag): past
-//! it the tool prints `Maximum runtime exceeded - exiting` and exits 1.
+//! on a node already in the requested state. Public-IP commands: `ipinfo`
+//! of an unknown address and `setifacelink` of an unknown interface exit
+//! 1; `addip` of a known address and `delip` of an unknown one exit 0
+//! (message on stderr); `ipreallocate` (also run after `addip`, `delip`,
+//! `reloadips` and a state change by the node-administration commands)
+//! exits 110 when no leader answered before `-T`, or with the errno of a
+//! negative answer (1 for -1). `-T` bounds the whole run (including the
+//! node-administration commands' wait for the flag): past it the tool
+//! prints `Maximum runtime exceeded - exiting` and exits 1.
 #![forbid(unsafe_code)]
 
 mod args;
 mod format;
 mod nodeadmin;
+mod publicip;
 mod reload;
 mod run;
 mod scripts;

@@ -10,6 +10,7 @@ use crate::args::{
 };
 use crate::format::{self, Stream};
 use crate::nodeadmin::{self, NodeAction};
+use crate::publicip;
 use crate::reload::{self, Verdict};
 use crate::scripts::{self, SwitchError};
 use rctdb_client::{default_socket_path, Client, ClientError};
@@ -21,7 +22,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// ETIMEDOUT, the exit status of a control that timed out.
-const ETIMEDOUT: i32 = 110;
+pub(crate) const ETIMEDOUT: i32 = 110;
 /// ECANCELED: the daemon cancelled a running event.
 const ECANCELED: i32 = 125;
 /// EINVAL: the daemon's code for an event that never ran.
@@ -38,7 +39,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn new(text: String, json: Value) -> Reply {
+    pub(crate) fn new(text: String, json: Value) -> Reply {
         Reply { text: vec![(Stream::Stdout, text)], json, status: 0 }
     }
 }
@@ -51,7 +52,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn new(message: impl Into<String>) -> Failure {
+    pub(crate) fn new(message: impl Into<String>) -> Failure {
         Failure { message: message.into(), status: 1 }
     }
 }
@@ -68,7 +69,7 @@ impl From<ClientError> for Failure {
 }
 
 /// Write to stdout or stderr, ignoring a closed pipe (`rctdb listvars | head`).
-fn write_to(stream: Stream, text: &str) {
+pub(crate) fn write_to(stream: Stream, text: &str) {
     let _ = match stream {
         Stream::Stdout => {
             let mut o = std::io::stdout().lock();
@@ -78,7 +79,7 @@ fn write_to(stream: Stream, text: &str) {
     };
 }
 
-fn line(text: &str) -> String {
+pub(crate) fn line(text: &str) -> String {
     format!("{text}\n")
 }
 
@@ -123,11 +124,14 @@ pub fn run(inv: &Invocation) -> i32 {
         }
     };
     client.set_timeout(opts.timeout);
+    // `ipreallocate` gives up a little before the -T watchdog fires, so
+    // its own message is the one printed.
+    let deadline = opts.max_runtime.map(|limit| Instant::now() + limit.saturating_sub(WATCHDOG_MARGIN));
     let local = match client.pnn(Pnn::CURRENT) {
         Ok(p) => p,
         Err(e) => return emit(opts, Err(e.into())),
     };
-    let mut ctx = Ctx { client, local, opts };
+    let mut ctx = Ctx { client, local, opts, deadline, srvid_counter: publicip::random_counter() };
     match opts.target {
         Target::Local => {
             let r = ctx.execute(&inv.command, local);
@@ -220,7 +224,7 @@ fn no_event_dir() -> Failure {
 /// A reply whose only text is `message` on standard output, for the
 /// results CTDB's event tool prints there (`Event X in legacy failed`...);
 /// with `--json`, `{"error": message, "status": status}`.
-fn stdout_result(message: String, status: i32) -> Reply {
+pub(crate) fn stdout_result(message: String, status: i32) -> Reply {
     Reply { text: vec![(Stream::Stdout, line(&message))], json: json!({ "error": message, "status": status }), status }
 }
 
@@ -229,15 +233,24 @@ fn read_nodes(file: &Path) -> Result<Nodes, Failure> {
         .map_err(|e: ConfigError| Failure::new(format!("{e}\nFailed to read nodes from \"{}\"", file.display())))
 }
 
-struct Ctx<'a> {
-    client: Client,
-    local: Pnn,
-    opts: &'a Options,
+/// How long before the `-T` limit waits that can fail cleanly give up.
+const WATCHDOG_MARGIN: Duration = Duration::from_millis(250);
+
+pub(crate) struct Ctx<'a> {
+    pub(crate) client: Client,
+    /// The node the tool is connected to.
+    pub(crate) local: Pnn,
+    pub(crate) opts: &'a Options,
+    /// When waits that re-send requests (`ipreallocate`) give up: shortly
+    /// before `-T`; `None` without a limit.
+    pub(crate) deadline: Option<Instant>,
+    /// Last counter used for a private reply srvid.
+    pub(crate) srvid_counter: u16,
 }
 
 impl Ctx<'_> {
     /// Destination for a node: the local daemon is addressed directly.
-    fn dest(&self, pnn: Pnn) -> Pnn {
+    pub(crate) fn dest(&self, pnn: Pnn) -> Pnn {
         if pnn == self.local {
             Pnn::CURRENT
         } else {
@@ -245,7 +258,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn machine_sep(&self) -> Option<char> {
+    pub(crate) fn machine_sep(&self) -> Option<char> {
         match self.opts.output {
             OutputMode::Machine { sep } => Some(sep),
             _ => None,
@@ -399,6 +412,16 @@ impl Ctx<'_> {
                 Ok(Reply::new(format::reclock_text(reclock.as_deref()), format::reclock_json(reclock.as_deref())))
             }
             Command::NodeAdmin(action) => self.node_admin(*action, pnn),
+            Command::Ip { all } => self.ip(pnn, *all),
+            Command::IpInfo(ip) => self.ipinfo(pnn, *ip),
+            Command::Ifaces => self.ifaces(pnn),
+            Command::SetIfaceLink { iface, up } => self.setifacelink(pnn, iface, *up),
+            Command::IpReallocate => self.ipreallocate_command(),
+            Command::GratArp { ip, iface } => self.gratarp(pnn, *ip, iface),
+            Command::MoveIp { ip, pnn: to } => self.moveip(*ip, *to),
+            Command::AddIp { ip, bits, ifaces } => self.addip(pnn, *ip, *bits, ifaces),
+            Command::DelIp(ip) => self.delip(pnn, *ip),
+            Command::ReloadIps(sel) => self.reloadips(sel),
             Command::EventRun { timeout, event, args } => self.event_run(dest, *timeout, *event, args),
             Command::EventStatus(event) => self.event_status(dest, *event),
             Command::ScriptStatus(event) => {
@@ -520,9 +543,9 @@ impl Ctx<'_> {
         while !action.reached(self.local_flags(pnn)?) {
             std::thread::sleep(nodeadmin::POLL_INTERVAL);
         }
-        // 4. CTDB now requests an IP reallocation and exits with its result.
-        // Public addresses are not implemented yet: the failover milestone
-        // adds `ipreallocate` here.
+        // 4. Ask the leader to reallocate the public addresses; the command's
+        // result is that of the reallocation.
+        self.ipreallocate()?;
         Ok(Reply::new(String::new(), action.json(pnn, false)))
     }
 
@@ -598,7 +621,7 @@ impl Ctx<'_> {
 }
 
 /// A `-n` target must exist, be connected and not be deleted.
-fn check_node(map: &NodeMap, pnn: Pnn) -> Result<(), Failure> {
+pub(crate) fn check_node(map: &NodeMap, pnn: Pnn) -> Result<(), Failure> {
     let Some(node) = map.get(pnn) else {
         return Err(Failure::new(format!("Node {pnn} does not exist")));
     };

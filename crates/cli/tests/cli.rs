@@ -3,11 +3,13 @@
 //! state, and records what it was asked. Each test is a few lines.
 
 use rctdb_protocol::{
-    encode, Control, ControlError, ControlReply, DebugLevel, Event, EventRun, FrameBuffer, Generation, NodeFlags,
-    NodeInfo, NodeMap, Packet, Pnn, RecMode, ReplyData, RunState, ScriptRun, ScriptStatus, Uptime, VnnMap,
+    encode, srvid, Control, ControlError, ControlReply, DebugLevel, Event, EventRun, FrameBuffer, Generation,
+    IfaceInfo, Message, NodeFlags, NodeInfo, NodeMap, Packet, Pnn, PublicIpInfo, PublicIpList, RecMode, ReplyData,
+    RunState, ScriptRun, ScriptStatus, Uptime, VnnMap,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
+use std::net::IpAddr;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -51,6 +53,33 @@ struct Cluster {
     bans: Vec<(u32, u32)>,
     /// Controls that fail with this error.
     fail: HashMap<&'static str, ControlError>,
+    /// For a control in `fail`: how many more times it fails (then it
+    /// succeeds); absent: always.
+    fail_left: HashMap<&'static str, usize>,
+    /// Each node's public addresses, in the order GET_PUBLIC_IPS lists them.
+    ips: HashMap<u32, Vec<FakeIp>>,
+    /// Each node's interfaces.
+    ifaces: HashMap<u32, Vec<IfaceInfo>>,
+    /// What the leader answers to a TAKEOVER_RUN request; `None`: no leader.
+    leader_answer: Option<i32>,
+    /// TAKEOVER_RUN requests left unanswered before the leader answers.
+    takeover_ignore: usize,
+    /// TAKEOVER_RUN messages received, `(dest, payload)`.
+    takeover_requests: Vec<(Pnn, Vec<u8>)>,
+    /// SEND_GRATUITOUS_ARP requests, `(node, ip, iface)`.
+    garps: Vec<(u32, IpAddr, String)>,
+    /// IP controls with their arguments, `(node, control)`.
+    ip_log: Vec<(u32, Control)>,
+}
+
+/// One public address as a fake node knows it.
+#[derive(Clone, Debug)]
+struct FakeIp {
+    ip: IpAddr,
+    bits: u8,
+    owner: Pnn,
+    ifaces: Vec<String>,
+    active: Option<u32>,
 }
 
 fn node_map(spec: &[(&str, u32)]) -> NodeMap {
@@ -85,6 +114,14 @@ fn three_nodes() -> Cluster {
         pending: Vec::new(),
         bans: Vec::new(),
         fail: HashMap::new(),
+        fail_left: HashMap::new(),
+        ips: HashMap::new(),
+        ifaces: HashMap::new(),
+        leader_answer: Some(0),
+        takeover_ignore: 0,
+        takeover_requests: Vec::new(),
+        garps: Vec::new(),
+        ip_log: Vec::new(),
     }
 }
 
@@ -128,7 +165,14 @@ impl Cluster {
             return None;
         }
         if let Some(e) = self.fail.get(control.name()) {
-            return Some(Err(e.clone()));
+            match self.fail_left.get_mut(control.name()) {
+                Some(0) => {}
+                Some(n) => {
+                    *n -= 1;
+                    return Some(Err(e.clone()));
+                }
+                None => return Some(Err(e.clone())),
+            }
         }
         let local_map = &self.maps[&self.local];
         match local_map.get(Pnn(node)) {
@@ -188,8 +232,136 @@ impl Cluster {
                 self.bans.push((node, *seconds));
                 self.flip(node, NodeFlags::BANNED, *seconds > 0)
             }
+            Control::RegisterSrvid(_) | Control::DeregisterSrvid(_) => ReplyData::None,
+            c @ (Control::GetPublicIps
+            | Control::GetPublicIpInfo(_)
+            | Control::GetIfaces
+            | Control::SetIfaceLink { .. }
+            | Control::TakeoverIp { .. }
+            | Control::ReleaseIp { .. }
+            | Control::AddPublicIp { .. }
+            | Control::DelPublicIp(_)
+            | Control::SendGratArp { .. }
+            | Control::ReloadPublicIps
+            | Control::IpReallocated) => return Some(self.ip_answer(node, c)),
             _ => return Some(Err(ControlError::new(95, "not supported"))),
         }))
+    }
+}
+
+impl Cluster {
+    /// The public IP controls, from the scripted IP table, with the
+    /// daemon's error codes and messages.
+    fn ip_answer(&mut self, node: u32, control: &Control) -> Result<ReplyData, ControlError> {
+        if !matches!(control, Control::GetPublicIps | Control::GetPublicIpInfo(_) | Control::GetIfaces) {
+            self.ip_log.push((node, control.clone()));
+        }
+        let ifaces = self.ifaces.entry(node).or_default();
+        let ips = self.ips.entry(node).or_default();
+        Ok(match control {
+            Control::GetPublicIps => {
+                let up = |n: &String| ifaces.iter().any(|i| &i.name == n && i.link_up);
+                ReplyData::PublicIps(PublicIpList {
+                    known: ips.iter().map(|v| (v.ip, v.owner)).collect(),
+                    available: ips.iter().filter(|v| v.ifaces.iter().any(up)).map(|v| v.ip).collect(),
+                })
+            }
+            Control::GetPublicIpInfo(ip) => {
+                let Some(v) = ips.iter().find(|v| v.ip == *ip) else {
+                    return Err(ControlError::new(2, format!("Node {node} does not know about IP {ip}")));
+                };
+                let list = v
+                    .ifaces
+                    .iter()
+                    .map(|n| {
+                        ifaces.iter().find(|i| &i.name == n).cloned().unwrap_or(IfaceInfo {
+                            name: n.clone(),
+                            link_up: false,
+                            references: 0,
+                        })
+                    })
+                    .collect();
+                ReplyData::PublicIpInfo(PublicIpInfo {
+                    ip: v.ip,
+                    bits: v.bits,
+                    owner: v.owner,
+                    active: v.active,
+                    ifaces: list,
+                })
+            }
+            Control::GetIfaces => ReplyData::Ifaces(ifaces.clone()),
+            Control::SetIfaceLink { name, up } => match ifaces.iter_mut().find(|i| &i.name == name) {
+                Some(i) => {
+                    i.link_up = *up;
+                    ReplyData::None
+                }
+                None => return Err(ControlError::new(2, format!("Interface {name} not configured on node {node}"))),
+            },
+            Control::TakeoverIp { ip, owner } => {
+                if *owner != Pnn(node) {
+                    return Err(ControlError::new(22, format!("TAKEOVER_IP for node {owner} sent to node {node}")));
+                }
+                if let Some(v) = ips.iter_mut().find(|v| v.ip == *ip) {
+                    v.owner = *owner;
+                    v.active = Some(0);
+                }
+                ReplyData::None
+            }
+            Control::ReleaseIp { ip, new_owner } => {
+                if let Some(v) = ips.iter_mut().find(|v| v.ip == *ip) {
+                    v.owner = *new_owner;
+                    v.active = None;
+                }
+                ReplyData::None
+            }
+            Control::AddPublicIp { ip, bits, ifaces: names } => {
+                if let Some(bad) = names.iter().find(|n| n.starts_with("nope")) {
+                    return Err(ControlError::new(2, format!("Interface {bad} does not exist on node {node}")));
+                }
+                if ips.iter().any(|v| v.ip == *ip) {
+                    return Err(ControlError::new(22, format!("Node already knows about IP {ip}")));
+                }
+                for n in names {
+                    if !ifaces.iter().any(|i| &i.name == n) {
+                        ifaces.push(IfaceInfo { name: n.clone(), link_up: true, references: 0 });
+                    }
+                }
+                ips.push(FakeIp { ip: *ip, bits: *bits, owner: Pnn::UNKNOWN, ifaces: names.clone(), active: None });
+                ReplyData::None
+            }
+            Control::DelPublicIp(ip) => {
+                let before = ips.len();
+                ips.retain(|v| v.ip != *ip);
+                if ips.len() == before {
+                    return Err(ControlError::new(2, format!("Node does not know about IP address {ip}")));
+                }
+                ReplyData::None
+            }
+            Control::SendGratArp { ip, iface } => {
+                if !ifaces.iter().any(|i| &i.name == iface) {
+                    return Err(ControlError::new(2, format!("Interface {iface} does not exist on node {node}")));
+                }
+                self.garps.push((node, *ip, iface.clone()));
+                ReplyData::None
+            }
+            _ => ReplyData::None,
+        })
+    }
+
+    /// A TAKEOVER_RUN request: the leader's answer for `(pnn, srvid)`,
+    /// if it answers this one.
+    fn takeover_run(&mut self, m: &Message) -> Option<(u32, u64, i32)> {
+        self.takeover_requests.push((m.dest, m.data.clone()));
+        if m.data.len() != 12 {
+            return None;
+        }
+        if self.takeover_ignore > 0 {
+            self.takeover_ignore -= 1;
+            return None;
+        }
+        let pnn = u32::from_le_bytes(m.data[0..4].try_into().unwrap());
+        let reply = u64::from_le_bytes(m.data[4..12].try_into().unwrap());
+        self.leader_answer.map(|a| (pnn, reply, a))
     }
 }
 
@@ -251,6 +423,8 @@ impl Drop for Fake {
 fn serve(mut stream: UnixStream, cluster: Arc<Mutex<Cluster>>) {
     let mut frames = FrameBuffer::new();
     let mut buf = [0u8; 4096];
+    // Srvids registered on this connection.
+    let mut registered: HashSet<u64> = HashSet::new();
     loop {
         let n = match stream.read(&mut buf) {
             Ok(0) | Err(_) => return,
@@ -258,9 +432,38 @@ fn serve(mut stream: UnixStream, cluster: Arc<Mutex<Cluster>>) {
         };
         frames.extend(&buf[..n]);
         while let Ok(Some(packet)) = frames.next_packet() {
-            let Packet::Control(req) = packet else {
-                continue;
+            let req = match packet {
+                Packet::Control(req) => req,
+                Packet::Message(m) if m.srvid == srvid::TAKEOVER_RUN => {
+                    let answer = cluster.lock().unwrap().takeover_run(&m);
+                    // The leader answers to (pnn, srvid); the fake has one
+                    // connection per client, so deliver it here if the
+                    // srvid is registered on it.
+                    if let Some((pnn, reply, value)) = answer {
+                        if reply != 0 && registered.contains(&reply) {
+                            let leader = Pnn(value.max(0) as u32);
+                            let msg = Message {
+                                srvid: reply,
+                                src: leader,
+                                dest: Pnn(pnn),
+                                data: value.to_le_bytes().to_vec(),
+                            };
+                            let _ = stream.write_all(&encode(&Packet::Message(msg)));
+                        }
+                    }
+                    continue;
+                }
+                _ => continue,
             };
+            match req.control {
+                Control::RegisterSrvid(s) => {
+                    registered.insert(s);
+                }
+                Control::DeregisterSrvid(s) => {
+                    registered.remove(&s);
+                }
+                _ => {}
+            }
             let mut c = cluster.lock().unwrap();
             let node = if req.dest == Pnn::CURRENT { c.local } else { req.dest.0 };
             let Some(result) = c.answer(node, &req.control) else {
@@ -1065,4 +1268,606 @@ fn leader_machine_and_json() {
     let f = Fake::start(three_nodes());
     assert_eq!(f.rctdb(&["leader", "-X"]).stdout, "0\n");
     assert_eq!(f.rctdb(&["leader", "--json"]).stdout, "{\n  \"leader\": 0\n}\n");
+}
+
+fn addr(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn up(name: &str, references: u32) -> IfaceInfo {
+    IfaceInfo { name: name.into(), link_up: true, references }
+}
+
+/// Three healthy nodes with the addresses of the reference's examples.
+/// Every node knows every address (listed out of order, to show the tool
+/// sorts) and has eth2 and eth1; each holds what it owns on eth2. Node 0
+/// has a stale belief about 10.0.0.33 (unassigned): `ip all` takes the
+/// owner from node 2, which claims it. 10.0.0.34 is held by nobody.
+fn with_ips(mut c: Cluster) -> Cluster {
+    let table: [(&str, u8, u32); 5] = [
+        ("fd00::5357:5f01", 64, 2),
+        ("10.0.0.33", 24, 2),
+        ("10.0.0.31", 24, 0),
+        ("10.0.0.34", 24, u32::MAX),
+        ("10.0.0.32", 24, 1),
+    ];
+    for node in 0..3u32 {
+        let ips = table
+            .iter()
+            .map(|&(ip, bits, owner)| {
+                let mut belief = Pnn(owner);
+                if node == 0 && ip == "10.0.0.33" {
+                    belief = Pnn::UNKNOWN;
+                }
+                FakeIp {
+                    ip: addr(ip),
+                    bits,
+                    owner: belief,
+                    ifaces: vec!["eth2".into(), "eth1".into()],
+                    active: (owner == node).then_some(0),
+                }
+            })
+            .collect();
+        c.ips.insert(node, ips);
+        let held = table.iter().filter(|t| t.2 == node).count() as u32;
+        c.ifaces.insert(node, vec![up("eth2", held), up("eth1", 0)]);
+    }
+    c
+}
+
+impl Fake {
+    fn ip_log(&self) -> Vec<(u32, Control)> {
+        self.cluster.lock().unwrap().ip_log.clone()
+    }
+
+    fn takeover_requests(&self) -> Vec<(Pnn, Vec<u8>)> {
+        self.cluster.lock().unwrap().takeover_requests.clone()
+    }
+
+    fn known(&self, node: u32) -> Vec<(IpAddr, Pnn)> {
+        self.cluster.lock().unwrap().ips[&node].iter().map(|v| (v.ip, v.owner)).collect()
+    }
+}
+
+fn silent_ok(o: &Out) {
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (0, "", ""));
+}
+
+#[test]
+fn ip_on_a_node() {
+    let f = Fake::start(with_ips(three_ok()));
+    let o = f.rctdb(&["ip"]);
+    assert_eq!((o.code, o.stderr.as_str()), (0, ""));
+    assert_eq!(
+        o.stdout,
+        "Public IPs on node 0
+10.0.0.31 0
+10.0.0.32 1
+10.0.0.33 -1
+10.0.0.34 -1
+fd00::5357:5f01 2
+"
+    );
+    let o = f.rctdb(&["ip", "-n", "2"]);
+    assert_eq!(
+        o.stdout,
+        "Public IPs on node 2\n10.0.0.31 0\n10.0.0.32 1\n10.0.0.33 2\n10.0.0.34 -1\nfd00::5357:5f01 2\n"
+    );
+    assert!(f.log().contains(&(2, "GET_PUBLIC_IPS")));
+    let o = f.rctdb(&["-X", "ip"]);
+    assert_eq!(
+        o.stdout,
+        "|Public IP|Node|\n|10.0.0.31|0|\n|10.0.0.32|1|\n|10.0.0.33|-1|\n|10.0.0.34|-1|\n|fd00::5357:5f01|2|\n"
+    );
+    let v: serde_json::Value = serde_json::from_str(&f.rctdb(&["--json", "ip"]).stdout).unwrap();
+    assert_eq!(v["pnn"], serde_json::json!(0));
+    assert_eq!(v["all"], serde_json::json!(false));
+    assert_eq!(v["ips"][2], serde_json::json!({"address": "10.0.0.33", "node": -1}));
+    // Without -v no interface details are fetched.
+    assert_eq!(f.count("GET_PUBLIC_IP_INFO"), 0);
+    // A node with no addresses: the header only.
+    let f = Fake::start(three_ok());
+    assert_eq!(f.rctdb(&["ip"]).stdout, "Public IPs on node 0\n");
+    assert_eq!(
+        f.rctdb(&["ip", "-X", "-v"]).stdout,
+        "|Public IP|Node|ActiveInterfaces|AvailableInterfaces|ConfiguredInterfaces|\n"
+    );
+}
+
+#[test]
+fn ip_verbose_details_come_from_the_node() {
+    let mut c = with_ips(three_ok());
+    c.ifaces.get_mut(&0).unwrap()[1].link_up = false;
+    let f = Fake::start(c);
+    let o = f.rctdb(&["ip", "-v"]);
+    assert_eq!((o.code, o.stderr.as_str()), (0, ""));
+    assert_eq!(
+        o.stdout,
+        "Public IPs on node 0
+10.0.0.31 node[0] active[eth2] available[eth2] configured[eth2,eth1]
+10.0.0.32 node[1] active[] available[eth2] configured[eth2,eth1]
+10.0.0.33 node[-1] active[] available[eth2] configured[eth2,eth1]
+10.0.0.34 node[-1] active[] available[eth2] configured[eth2,eth1]
+fd00::5357:5f01 node[2] active[] available[eth2] configured[eth2,eth1]
+"
+    );
+    let infos: Vec<u32> = f.log().iter().filter(|(_, c)| *c == "GET_PUBLIC_IP_INFO").map(|(n, _)| *n).collect();
+    assert_eq!(infos, vec![0; 5]);
+    let o = f.rctdb(&["ip", "-v", "-X", "-n", "1"]);
+    assert_eq!(
+        o.stdout,
+        "|Public IP|Node|ActiveInterfaces|AvailableInterfaces|ConfiguredInterfaces|
+|10.0.0.31|0||eth2,eth1|eth2,eth1|
+|10.0.0.32|1|eth2|eth2,eth1|eth2,eth1|
+|10.0.0.33|2||eth2,eth1|eth2,eth1|
+|10.0.0.34|-1||eth2,eth1|eth2,eth1|
+|fd00::5357:5f01|2||eth2,eth1|eth2,eth1|
+"
+    );
+    let v: serde_json::Value = serde_json::from_str(&f.rctdb(&["--json", "-v", "ip"]).stdout).unwrap();
+    assert_eq!(
+        v["ips"][0],
+        serde_json::json!({"address": "10.0.0.31", "node": 0, "active": "eth2",
+            "available": ["eth2"], "configured": ["eth2", "eth1"]})
+    );
+}
+
+#[test]
+fn ip_all_is_the_union_over_active_nodes() {
+    let f = Fake::start(with_ips(three_ok()));
+    let o = f.rctdb(&["ip", "all"]);
+    assert_eq!((o.code, o.stderr.as_str()), (0, ""));
+    assert_eq!(
+        o.stdout,
+        "Public IPs on ALL nodes\n10.0.0.31 0\n10.0.0.32 1\n10.0.0.33 2\n10.0.0.34 -1\nfd00::5357:5f01 2\n"
+    );
+    let o = f.rctdb(&["ip", "all", "-v"]);
+    assert_eq!(
+        o.stdout,
+        "Public IPs on ALL nodes
+10.0.0.31 node[0] active[eth2] available[eth2,eth1] configured[eth2,eth1]
+10.0.0.32 node[1] active[eth2] available[eth2,eth1] configured[eth2,eth1]
+10.0.0.33 node[2] active[eth2] available[eth2,eth1] configured[eth2,eth1]
+10.0.0.34 node[-1] active[] available[] configured[]
+fd00::5357:5f01 node[2] active[eth2] available[eth2,eth1] configured[eth2,eth1]
+"
+    );
+    // Details come from each address's owner, none for the unassigned one.
+    let infos: Vec<u32> = f.log().iter().filter(|(_, c)| *c == "GET_PUBLIC_IP_INFO").map(|(n, _)| *n).collect();
+    assert_eq!(infos, vec![0, 1, 2, 2]);
+    assert_eq!(
+        f.rctdb(&["ip", "all", "-X"]).stdout,
+        "|Public IP|Node|\n|10.0.0.31|0|\n|10.0.0.32|1|\n|10.0.0.33|2|\n|10.0.0.34|-1|\n|fd00::5357:5f01|2|\n"
+    );
+    let v: serde_json::Value = serde_json::from_str(&f.rctdb(&["ip", "all", "--json"]).stdout).unwrap();
+    assert_eq!((v["pnn"].clone(), v["all"].clone()), (serde_json::Value::Null, serde_json::json!(true)));
+
+    // Node 2 banned (inactive) and node 1 disconnected: only node 0 is
+    // asked, and what it does not hold is unassigned.
+    let mut c = with_ips(three_ok());
+    let m = node_map(&[("192.168.20.41", 0), ("192.168.20.42", 0x01), ("192.168.20.43", 0x08)]);
+    c.maps = (0..3).map(|p| (p, m.clone())).collect();
+    let f = Fake::start(c);
+    let o = f.rctdb(&["ip", "all"]);
+    assert_eq!(
+        o.stdout,
+        "Public IPs on ALL nodes\n10.0.0.31 0\n10.0.0.32 -1\n10.0.0.33 -1\n10.0.0.34 -1\nfd00::5357:5f01 -1\n"
+    );
+    let asked: Vec<u32> = f.log().iter().filter(|(_, c)| *c == "GET_PUBLIC_IPS").map(|(n, _)| *n).collect();
+    assert_eq!(asked, vec![0]);
+}
+
+#[test]
+fn ip_failures() {
+    let mut c = with_ips(three_ok());
+    c.fail.insert("GET_PUBLIC_IPS", ControlError::new(-1, "Control GET_PUBLIC_IPS failed, ret=-1"));
+    let f = Fake::start(c);
+    let o = f.rctdb(&["ip", "all"]);
+    assert_eq!(
+        (o.code, o.stdout.as_str(), o.stderr.as_str()),
+        (1, "", "Control GET_PUBLIC_IPS failed, ret=-1\nFailed to get Public IPs from node 0\n")
+    );
+    let o = f.rctdb(&["ip", "-n", "1"]);
+    assert_eq!(o.stderr, "Control GET_PUBLIC_IPS failed, ret=-1\nFailed to get Public IPs from node 1\n");
+    assert_eq!(f.rctdb(&["ip", "bogus"]).code, 1);
+}
+
+#[test]
+fn ipinfo_forms_and_errors() {
+    let f = Fake::start(with_ips(three_ok()));
+    let o = f.rctdb(&["ipinfo", "10.0.0.31"]);
+    assert_eq!((o.code, o.stderr.as_str()), (0, ""));
+    assert_eq!(
+        o.stdout,
+        "Public IP[10.0.0.31] info on node 0
+IP:10.0.0.31
+CurrentNode:0
+NumInterfaces:2
+Interface[1]: Name:eth2 Link:up References:1 (active)
+Interface[2]: Name:eth1 Link:up References:0
+"
+    );
+    let o = f.rctdb(&["-n", "1", "ipinfo", "fd00::5357:5f01"]);
+    assert_eq!(
+        o.stdout,
+        "Public IP[fd00::5357:5f01] info on node 1
+IP:fd00::5357:5f01
+CurrentNode:2
+NumInterfaces:2
+Interface[1]: Name:eth2 Link:up References:1
+Interface[2]: Name:eth1 Link:up References:0
+"
+    );
+    // CTDB has no -X form: same text.
+    assert_eq!(f.rctdb(&["-X", "-n", "1", "ipinfo", "fd00::5357:5f01"]).stdout, o.stdout);
+    assert!(f.rctdb(&["ipinfo", "10.0.0.34"]).stdout.contains("CurrentNode:-1\n"));
+    let v: serde_json::Value = serde_json::from_str(&f.rctdb(&["--json", "ipinfo", "10.0.0.31"]).stdout).unwrap();
+    assert_eq!(v["current_node"], serde_json::json!(0));
+    assert_eq!(v["bits"], serde_json::json!(24));
+    assert_eq!(v["interfaces"][0]["active"], serde_json::json!(true));
+
+    let o = f.rctdb(&["ipinfo", "10.0.0.99"]);
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (1, "", "Node 0 does not know about IP 10.0.0.99\n"));
+    let o = f.rctdb(&["ipinfo", "10.0.0.99", "-n", "2"]);
+    assert_eq!((o.code, o.stderr.as_str()), (1, "Node 2 does not know about IP 10.0.0.99\n"));
+    let o = f.rctdb(&["ipinfo", "10.0.0.999"]);
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (1, "", "Invalid IP address 10.0.0.999\n"));
+}
+
+#[test]
+fn ifaces_forms() {
+    let mut c = with_ips(three_ok());
+    c.ifaces.get_mut(&1).unwrap()[1].link_up = false;
+    c.ifaces.insert(2, vec![]);
+    let f = Fake::start(c);
+    let o = f.rctdb(&["ifaces"]);
+    assert_eq!((o.code, o.stderr.as_str()), (0, ""));
+    assert_eq!(o.stdout, "Interfaces on node 0\nname:eth2 link:up references:1\nname:eth1 link:up references:0\n");
+    let o = f.rctdb(&["ifaces", "-n", "1", "-X"]);
+    assert_eq!(o.stdout, "|Name|LinkStatus|References|\n|eth2|1|1|\n|eth1|0|0|\n");
+    let o = f.rctdb(&["ifaces", "-n", "2"]);
+    assert_eq!((o.code, o.stdout.as_str()), (0, "No interfaces configured on node 2\n"));
+    assert_eq!(f.rctdb(&["ifaces", "-n", "2", "-X"]).stdout, "No interfaces configured on node 2\n");
+    let v: serde_json::Value = serde_json::from_str(&f.rctdb(&["--json", "ifaces", "-n", "1"]).stdout).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"pnn": 1, "interfaces": [
+            {"name": "eth2", "link_up": true, "references": 1},
+            {"name": "eth1", "link_up": false, "references": 0}]})
+    );
+}
+
+#[test]
+fn setifacelink_up_and_down() {
+    let f = Fake::start(with_ips(three_ok()));
+    silent_ok(&f.rctdb(&["setifacelink", "eth1", "down"]));
+    assert_eq!(f.rctdb(&["-X", "ifaces"]).stdout, "|Name|LinkStatus|References|\n|eth2|1|1|\n|eth1|0|0|\n");
+    // Available interfaces follow the link state.
+    assert!(f
+        .rctdb(&["ip", "-v"])
+        .stdout
+        .contains("10.0.0.31 node[0] active[eth2] available[eth2] configured[eth2,eth1]\n"));
+    silent_ok(&f.rctdb(&["setifacelink", "eth1", "up", "-n", "1"]));
+    silent_ok(&f.rctdb(&["setifacelink", "eth1", "up"]));
+    let sets: Vec<(u32, Control)> =
+        f.ip_log().into_iter().filter(|(_, c)| matches!(c, Control::SetIfaceLink { .. })).collect();
+    assert_eq!(
+        sets,
+        vec![
+            (0, Control::SetIfaceLink { name: "eth1".into(), up: false }),
+            (1, Control::SetIfaceLink { name: "eth1".into(), up: true }),
+            (0, Control::SetIfaceLink { name: "eth1".into(), up: true }),
+        ]
+    );
+
+    let o = f.rctdb(&["setifacelink", "eth7", "down"]);
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (1, "Interface eth7 not configured on node 0\n", ""));
+    let o = f.rctdb(&["setifacelink", "eth7", "down", "-n", "2"]);
+    assert_eq!((o.code, o.stdout.as_str()), (1, "Interface eth7 not configured on node 2\n"));
+    let o = f.rctdb(&["setifacelink", "averyveryverylongname", "up"]);
+    assert_eq!((o.code, o.stderr.as_str()), (1, "Interface name 'averyveryverylongname' too long\n"));
+    let o = f.rctdb(&["setifacelink", "eth1", "sideways"]);
+    assert_eq!((o.code, o.stdout.as_str()), (1, ""));
+    assert_eq!(f.count("SET_IFACE_LINK_STATE"), 3);
+}
+
+#[test]
+fn ipreallocate_asks_the_leader() {
+    let f = Fake::start(with_ips(three_ok()));
+    silent_ok(&f.rctdb(&["ipreallocate"]));
+    silent_ok(&f.rctdb(&["sync"]));
+    let reqs = f.takeover_requests();
+    assert_eq!(reqs.len(), 2);
+    for (dest, data) in &reqs {
+        assert_eq!(*dest, Pnn::BROADCAST_CONNECTED);
+        assert_eq!(data.len(), 12);
+        assert_eq!(&data[..4], &0u32.to_le_bytes());
+        let reply = u64::from_le_bytes(data[4..].try_into().unwrap());
+        assert_eq!(reply >> 56, 0xBE, "{reply:#x}");
+    }
+    assert_ne!(reqs[0].1, reqs[1].1);
+    assert_eq!(f.count("REGISTER_SRVID"), 2);
+    let v: serde_json::Value = serde_json::from_str(&f.rctdb(&["--json", "ipreallocate"]).stdout).unwrap();
+    assert_eq!(v, serde_json::json!({"leader": 0}));
+    // From another node the reply still comes back to the local one.
+    let mut c = three_ok();
+    c.local = 2;
+    c.leader_answer = Some(1);
+    let f = Fake::start(c);
+    silent_ok(&f.rctdb(&["ipreallocate"]));
+    assert_eq!(&f.takeover_requests()[0].1[..4], &2u32.to_le_bytes());
+}
+
+#[test]
+fn ipreallocate_resends_on_every_timeout() {
+    let mut c = three_ok();
+    c.takeover_ignore = 2;
+    let f = Fake::start(c);
+    let start = Instant::now();
+    silent_ok(&f.rctdb(&["-t", "0.3", "ipreallocate"]));
+    assert!(start.elapsed() >= Duration::from_millis(600));
+    let reqs = f.takeover_requests();
+    assert_eq!(reqs.len(), 3);
+    // The same request each time.
+    assert!(reqs.iter().all(|r| r.1 == reqs[0].1));
+}
+
+#[test]
+fn ipreallocate_failures() {
+    let mut c = three_ok();
+    c.leader_answer = Some(-1);
+    let f = Fake::start(c);
+    let o = f.rctdb(&["ipreallocate"]);
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (1, "", "Failed to ask leader to distribute IPs\n"));
+    f.cluster.lock().unwrap().leader_answer = Some(-11);
+    assert_eq!(f.rctdb(&["ipreallocate"]).code, 11);
+
+    // No leader: re-sent every -t until -T, then the tool's own message.
+    f.cluster.lock().unwrap().leader_answer = None;
+    let start = Instant::now();
+    let o = f.rctdb(&["-t", "0.2", "-T", "1.2", "ipreallocate"]);
+    assert!(start.elapsed() < Duration::from_millis(1200), "{:?}", start.elapsed());
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (110, "", "Failed to ask leader to distribute IPs\n"));
+    assert!(f.takeover_requests().len() >= 2 + 4, "{}", f.takeover_requests().len());
+}
+
+#[test]
+fn node_admin_requests_a_reallocation() {
+    let f = Fake::start(three_ok());
+    silent_ok(&f.rctdb(&["disable", "-n", "1"]));
+    assert_eq!(f.takeover_requests().len(), 1);
+    // Already disabled: nothing to reallocate.
+    assert_eq!(f.rctdb(&["disable", "-n", "1"]).code, 0);
+    assert_eq!(f.takeover_requests().len(), 1);
+    silent_ok(&f.rctdb(&["enable", "-n", "1"]));
+    assert_eq!(f.takeover_requests().len(), 2);
+
+    // No leader answers: the state changed but the command fails.
+    let mut c = three_ok();
+    c.leader_answer = None;
+    let f = Fake::start(c);
+    let o = f.rctdb(&["-t", "0.2", "-T", "1", "stop", "-n", "2"]);
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (110, "", "Failed to ask leader to distribute IPs\n"));
+    assert_eq!(f.flags(0, 2), 0x20);
+    // A failed reallocation is the command's result.
+    let mut c = three_ok();
+    c.leader_answer = Some(-1);
+    let f = Fake::start(c);
+    let o = f.rctdb(&["ban", "10"]);
+    assert_eq!((o.code, o.stderr.as_str()), (1, "Failed to ask leader to distribute IPs\n"));
+}
+
+#[test]
+fn gratarp_sends_through_the_node() {
+    let f = Fake::start(with_ips(three_ok()));
+    silent_ok(&f.rctdb(&["gratarp", "10.0.0.31", "eth2"]));
+    silent_ok(&f.rctdb(&["gratarp", "fd00::5357:5f01", "eth1", "-n", "2"]));
+    let garps = f.cluster.lock().unwrap().garps.clone();
+    assert_eq!(garps, vec![(0, addr("10.0.0.31"), "eth2".into()), (2, addr("fd00::5357:5f01"), "eth1".into())]);
+    let o = f.rctdb(&["gratarp", "10.0.0.31", "eth9", "-n", "1"]);
+    assert_eq!(
+        (o.code, o.stdout.as_str(), o.stderr.as_str()),
+        (2, "", "Interface eth9 does not exist on node 1\nUnable to send gratuitous arp from node 1\n")
+    );
+    let o = f.rctdb(&["gratarp", "10.0.0", "eth2"]);
+    assert_eq!((o.code, o.stderr.as_str()), (1, "Invalid IP address 10.0.0\n"));
+}
+
+#[test]
+fn moveip_releases_everywhere_then_takes_over() {
+    let f = Fake::start(with_ips(three_ok()));
+    silent_ok(&f.rctdb(&["moveip", "10.0.0.31", "1"]));
+    let ip = addr("10.0.0.31");
+    let log: Vec<(u32, Control)> =
+        f.ip_log().into_iter().filter(|(_, c)| !matches!(c, Control::RegisterSrvid(_))).collect();
+    assert_eq!(
+        log,
+        vec![
+            (0, Control::ReleaseIp { ip, new_owner: Pnn(1) }),
+            (2, Control::ReleaseIp { ip, new_owner: Pnn(1) }),
+            (1, Control::TakeoverIp { ip, owner: Pnn(1) }),
+            (0, Control::IpReallocated),
+            (1, Control::IpReallocated),
+            (2, Control::IpReallocated),
+        ]
+    );
+    assert!(f.rctdb(&["ip", "all"]).stdout.contains("\n10.0.0.31 1\n"));
+    // No takeover run is requested.
+    assert!(f.takeover_requests().is_empty());
+    let v: serde_json::Value = serde_json::from_str(&f.rctdb(&["--json", "moveip", "10.0.0.31", "2"]).stdout).unwrap();
+    assert_eq!(v, serde_json::json!({"address": "10.0.0.31", "pnn": 2}));
+}
+
+#[test]
+fn moveip_skips_inactive_nodes_and_checks_the_target() {
+    let mut c = with_ips(three_ok());
+    // Node 1 banned: not asked to release.
+    let m = node_map(&[("192.168.20.41", 0), ("192.168.20.42", 0x08), ("192.168.20.43", 0)]);
+    c.maps = (0..3).map(|p| (p, m.clone())).collect();
+    c.ips.get_mut(&2).unwrap().retain(|v| v.ip != addr("10.0.0.34"));
+    let f = Fake::start(c);
+    silent_ok(&f.rctdb(&["moveip", "fd00::5357:5f01", "0"]));
+    let nodes: Vec<(u32, &str)> = f.ip_log().iter().map(|(n, c)| (*n, c.name())).collect();
+    assert_eq!(
+        nodes,
+        vec![(2, "RELEASE_IP"), (0, "TAKEOVER_IP"), (0, "IPREALLOCATED"), (1, "IPREALLOCATED"), (2, "IPREALLOCATED")]
+    );
+    let o = f.rctdb(&["moveip", "10.0.0.34", "2"]);
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (1, "", "Node 2 CANNOT host IP address 10.0.0.34\n"));
+    let o = f.rctdb(&["moveip", "10.0.0.34", "7"]);
+    assert_eq!((o.code, o.stderr.as_str()), (1, "Node 7 does not exist\n"));
+    let o = f.rctdb(&["moveip", "10.0.0.34", "x"]);
+    assert_eq!((o.code, o.stderr.as_str()), (1, "Invalid PNN x\n"));
+    let o = f.rctdb(&["moveip", "10.0.0.34", "1", "-n", "2"]);
+    assert_eq!((o.code, o.stderr.as_str()), (1, "Node cannot be specified for command moveip\n"));
+    assert_eq!(f.count("TAKEOVER_IP"), 1);
+}
+
+#[test]
+fn moveip_retries_after_a_failure() {
+    let mut c = with_ips(three_ok());
+    c.fail.insert("TAKEOVER_IP", ControlError::new(-1, "Control TAKEOVER_IP failed, ret=-1"));
+    c.fail_left.insert("TAKEOVER_IP", 1);
+    let f = Fake::start(c);
+    let start = Instant::now();
+    let o = f.rctdb(&["moveip", "10.0.0.32", "2"]);
+    assert!(start.elapsed() >= Duration::from_secs(3));
+    assert_eq!(
+        (o.code, o.stdout.as_str(), o.stderr.as_str()),
+        (0, "", "Control TAKEOVER_IP failed, ret=-1\nFailed to takeover IP on node 2\n")
+    );
+    assert_eq!(f.count("TAKEOVER_IP"), 2);
+    assert_eq!(f.count("RELEASE_IP"), 4);
+    assert_eq!(f.known(2).iter().find(|k| k.0 == addr("10.0.0.32")).unwrap().1, Pnn(2));
+}
+
+#[test]
+fn addip_adds_then_reallocates() {
+    let f = Fake::start(with_ips(three_ok()));
+    silent_ok(&f.rctdb(&["addip", "10.0.0.40/24", "eth1,eth3", "-n", "1"]));
+    let adds: Vec<(u32, Control)> =
+        f.ip_log().into_iter().filter(|(_, c)| matches!(c, Control::AddPublicIp { .. })).collect();
+    assert_eq!(
+        adds,
+        vec![(1, Control::AddPublicIp { ip: addr("10.0.0.40"), bits: 24, ifaces: vec!["eth1".into(), "eth3".into()] })]
+    );
+    assert_eq!(f.takeover_requests().len(), 1);
+    assert!(f.rctdb(&["ip", "-n", "1"]).stdout.contains("\n10.0.0.40 -1\n"));
+    assert!(f.rctdb(&["ifaces", "-n", "1"]).stdout.contains("name:eth3 link:up references:0\n"));
+
+    // Already known: stderr, exit 0, nothing sent.
+    let o = f.rctdb(&["addip", "10.0.0.40/24", "eth1", "-n", "1"]);
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (0, "", "Node already knows about IP 10.0.0.40\n"));
+    let v: serde_json::Value =
+        serde_json::from_str(&f.rctdb(&["--json", "addip", "fd00::40/64", "eth2"]).stdout).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"pnn": 0, "address": "fd00::40", "bits": 64, "interfaces": ["eth2"], "result": "added"})
+    );
+    assert_eq!(f.count("ADD_PUBLIC_IP"), 2);
+    assert_eq!(f.takeover_requests().len(), 2);
+
+    let o = f.rctdb(&["addip", "10.0.0.41", "eth1"]);
+    assert_eq!((o.code, o.stderr.as_str()), (1, "Invalid IP/Mask 10.0.0.41\n"));
+    // A refusal is not retried.
+    let start = Instant::now();
+    let o = f.rctdb(&["addip", "10.0.0.41/24", "nope0"]);
+    assert!(start.elapsed() < Duration::from_secs(3));
+    assert_eq!(
+        (o.code, o.stdout.as_str(), o.stderr.as_str()),
+        (2, "", "Interface nope0 does not exist on node 0\nFailed to add public IP to node 0. Giving up\n")
+    );
+    assert_eq!(f.count("ADD_PUBLIC_IP"), 3);
+    assert_eq!(f.takeover_requests().len(), 2);
+}
+
+#[test]
+fn addip_retries_a_transient_failure() {
+    let mut c = with_ips(three_ok());
+    c.fail.insert("ADD_PUBLIC_IP", ControlError::new(-1, "Control ADD_PUBLIC_IP failed, ret=-1"));
+    c.fail_left.insert("ADD_PUBLIC_IP", 1);
+    let f = Fake::start(c);
+    let o = f.rctdb(&["addip", "10.0.0.41/24", "eth1"]);
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (0, "", "Control ADD_PUBLIC_IP failed, ret=-1\n"));
+    assert_eq!(f.count("ADD_PUBLIC_IP"), 2);
+    assert_eq!(f.takeover_requests().len(), 1);
+}
+
+#[test]
+fn delip_deletes_then_reallocates() {
+    let f = Fake::start(with_ips(three_ok()));
+    silent_ok(&f.rctdb(&["delip", "10.0.0.34", "-n", "2"]));
+    assert!(!f.known(2).iter().any(|k| k.0 == addr("10.0.0.34")));
+    assert_eq!(f.known(0).len(), 5);
+    assert_eq!(f.takeover_requests().len(), 1);
+    let o = f.rctdb(&["delip", "10.0.0.34", "-n", "2"]);
+    assert_eq!(
+        (o.code, o.stdout.as_str(), o.stderr.as_str()),
+        (0, "", "Node does not know about IP address 10.0.0.34\n")
+    );
+    assert_eq!(f.count("DEL_PUBLIC_IP"), 1);
+    let v: serde_json::Value = serde_json::from_str(&f.rctdb(&["delip", "fd00::5357:5f01", "--json"]).stdout).unwrap();
+    assert_eq!(v, serde_json::json!({"pnn": 0, "address": "fd00::5357:5f01", "result": "deleted"}));
+    let o = f.rctdb(&["delip", "10.0.0.0/8"]);
+    assert_eq!((o.code, o.stderr.as_str()), (1, "Invalid IP address 10.0.0.0/8\n"));
+
+    let mut c = with_ips(three_ok());
+    c.fail.insert("DEL_PUBLIC_IP", ControlError::new(-1, "Control DEL_PUBLIC_IP failed, ret=-1"));
+    let f = Fake::start(c);
+    let o = f.rctdb(&["delip", "10.0.0.31"]);
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (1, "Control DEL_PUBLIC_IP failed, ret=-1\nFailed to delete public IP from node 0\n")
+    );
+    assert!(f.takeover_requests().is_empty());
+}
+
+#[test]
+fn reloadips_on_selected_active_nodes() {
+    // Node 2 is disconnected.
+    let f = Fake::start(three_nodes());
+    let reloads =
+        |f: &Fake| -> Vec<u32> { f.log().iter().filter(|(_, c)| *c == "RELOAD_PUBLIC_IPS").map(|(n, _)| *n).collect() };
+    silent_ok(&f.rctdb(&["reloadips"]));
+    assert_eq!(reloads(&f), vec![0]);
+    assert_eq!(f.takeover_requests().len(), 1);
+    silent_ok(&f.rctdb(&["reloadips", "all"]));
+    assert_eq!(reloads(&f), vec![0, 0, 1]);
+    silent_ok(&f.rctdb(&["reloadips", "1,2"]));
+    assert_eq!(reloads(&f), vec![0, 0, 1, 1]);
+    assert_eq!(f.takeover_requests().len(), 3);
+    let v: serde_json::Value = serde_json::from_str(&f.rctdb(&["--json", "reloadips", "all"]).stdout).unwrap();
+    assert_eq!(v, serde_json::json!({"nodes": [0, 1], "failed_nodes": [], "leader": 0}));
+
+    let o = f.rctdb(&["reloadips", "0,5"]);
+    assert_eq!((o.code, o.stderr.as_str()), (1, "Node 5 does not exist\n"));
+    let o = f.rctdb(&["reloadips", "0,x"]);
+    assert_eq!((o.code, o.stderr.as_str()), (1, "Invalid node x\n"));
+    let o = f.rctdb(&["reloadips", "-n", "1"]);
+    assert_eq!((o.code, o.stderr.as_str()), (1, "Node cannot be specified for command reloadips\n"));
+}
+
+#[test]
+fn reloadips_failure_is_not_fatal() {
+    let mut c = three_ok();
+    c.fail.insert("RELOAD_PUBLIC_IPS", ControlError::new(22, "Failed to read public_addresses"));
+    let f = Fake::start(c);
+    let o = f.rctdb(&["reloadips", "all"]);
+    assert_eq!(o.code, 0);
+    assert_eq!(o.stdout, "");
+    assert_eq!(
+        o.stderr,
+        "Failed to read public_addresses\nFailed to read public_addresses\nFailed to read public_addresses\n\
+         Failed to reload IPs on some nodes.\n"
+    );
+    assert_eq!(f.takeover_requests().len(), 1);
+    // The reallocation's failure is the command's.
+    f.cluster.lock().unwrap().leader_answer = Some(-1);
+    let o = f.rctdb(&["reloadips"]);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr.ends_with("Failed to reload IPs on some nodes.\nFailed to ask leader to distribute IPs\n"),
+        "{}",
+        o.stderr
+    );
 }
