@@ -19,6 +19,8 @@ const GARP_SPACING: Duration = Duration::from_millis(1100);
 pub(super) struct Garp {
     pub ip: IpAddr,
     pub iface: String,
+    /// Connections to tickle in each round.
+    pub conns: crate::tickles::Conns,
     pub rounds_left: u32,
     pub next_at: Instant,
 }
@@ -294,7 +296,11 @@ impl Daemon {
 
     pub(super) fn start_garp(&mut self, ip: IpAddr, iface: String) {
         self.garp.retain(|g| g.ip != ip);
-        self.garp.push(Garp { ip, iface, rounds_left: GARP_ROUNDS, next_at: Instant::now() });
+        let conns = self.tickles.get(&ip).cloned().unwrap_or_default();
+        if !conns.is_empty() {
+            info!("Sending tickle ACKs for {} connections to {ip}", conns.len());
+        }
+        self.garp.push(Garp { ip, iface, conns, rounds_left: GARP_ROUNDS, next_at: Instant::now() });
         self.garp_timers(Instant::now());
     }
 
@@ -307,10 +313,57 @@ impl Daemon {
             if let Err(e) = sent {
                 warn!("Failed to send gratuitous ARP for {} on {}: {e}", g.ip, g.iface);
             }
+            for (client, server) in &g.conns {
+                if let Err(e) = rctdb_sys::send_tickle_ack(*server, *client) {
+                    warn!("Failed to send a tickle ACK to {client}: {e}");
+                }
+            }
             g.rounds_left = g.rounds_left.saturating_sub(1);
             g.next_at = now + GARP_SPACING;
         }
         self.garp.retain(|g| g.rounds_left > 0);
+    }
+
+    /// Every second: read our connections to the addresses we hold and
+    /// send any list that changed to every other node.
+    pub(super) fn tickle_timers(&mut self, now: Instant) {
+        if now < self.next_tickle_scan {
+            return;
+        }
+        self.next_tickle_scan = now + Duration::from_secs(1);
+        let kernel = kernel_addrs();
+        let own = self.nodes.own();
+        let held: std::collections::BTreeSet<IpAddr> =
+            self.publicips.vnns().filter(|v| v.owner == own && kernel.contains(&v.ip)).map(|v| v.ip).collect();
+        if held.is_empty() {
+            return;
+        }
+        let mut found = crate::tickles::scan(&held);
+        for ip in held {
+            let conns = found.remove(&ip).unwrap_or_default();
+            if self.tickles.get(&ip) != Some(&conns) {
+                let m = rctdb_protocol::Message {
+                    srvid: rctdb_protocol::srvid::TICKLE_LIST,
+                    src: own,
+                    dest: Pnn::BROADCAST_CONNECTED,
+                    data: crate::tickles::encode(ip, &conns),
+                };
+                self.tickles.insert(ip, conns);
+                self.route_message(m);
+            }
+        }
+    }
+
+    /// A peer's tickle list: kept unless we hold the address ourselves.
+    pub(super) fn on_tickle_list(&mut self, m: &rctdb_protocol::Message) {
+        let Some((ip, conns)) = crate::tickles::decode(&m.data) else {
+            warn!("Malformed tickle list from node {}", m.src);
+            return;
+        };
+        if m.src == self.nodes.own() || self.publicips.get(ip).is_some_and(|v| v.owner == self.nodes.own()) {
+            return;
+        }
+        self.tickles.insert(ip, conns);
     }
 
     pub(super) fn garp_deadline(&self) -> Option<Instant> {

@@ -15,6 +15,7 @@ mod nodes;
 mod publicips;
 mod server;
 mod supervisor;
+mod tickles;
 
 use log::{error, info, warn};
 use rctdb_config::{Conf, LogLocation, Nodes, Paths, Tunables};

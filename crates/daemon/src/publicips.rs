@@ -78,6 +78,10 @@ impl PublicIps {
         p
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.vnns.is_empty()
+    }
+
     pub fn get(&self, ip: IpAddr) -> Option<&Vnn> {
         self.vnns.get(&ip)
     }

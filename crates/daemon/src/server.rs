@@ -230,6 +230,9 @@ pub struct Daemon {
     supervisor: Option<Supervisor>,
     publicips: crate::publicips::PublicIps,
     garp: Vec<Garp>,
+    /// Connections on public addresses, ours and those other nodes hold.
+    tickles: std::collections::BTreeMap<IpAddr, crate::tickles::Conns>,
+    next_tickle_scan: Instant,
 }
 
 fn micros(t: SystemTime) -> u64 {
@@ -311,6 +314,8 @@ impl Daemon {
             supervisor: setup.recoverd.map(|(program, env)| Supervisor::new(program, env)),
             publicips: crate::publicips::PublicIps::from_config(&setup.public_addresses),
             garp: Vec::new(),
+            tickles: std::collections::BTreeMap::new(),
+            next_tickle_scan: now,
         })
     }
 
@@ -369,6 +374,9 @@ impl Daemon {
         let supervisor = self.supervisor.as_ref().and_then(|s| s.poll_timeout());
         if let Some(g) = self.garp_deadline() {
             d = d.min(g);
+        }
+        if !self.publicips.is_empty() {
+            d = d.min(self.next_tickle_scan);
         }
         for t in
             [self.runner.poll_timeout(), self.monitor.poll_timeout(), self.startup_retry_at, self.ban_until, supervisor]
@@ -1003,6 +1011,10 @@ impl Daemon {
             self.on_node_flags(m);
             return;
         }
+        if m.srvid == srvid::TICKLE_LIST {
+            self.on_tickle_list(m);
+            return;
+        }
         if m.srvid == srvid::LEADER {
             if let Ok(b) = <[u8; 4]>::try_from(m.data.as_slice()) {
                 self.leader = Pnn(u32::from_le_bytes(b));
@@ -1593,6 +1605,7 @@ impl Daemon {
             sup.tick(now);
         }
         self.garp_timers(now);
+        self.tickle_timers(now);
         let (runner, mut host) = self.host();
         let done = runner.tick(now, &mut host);
         self.on_completions(done);

@@ -294,6 +294,10 @@ pub mod srvid {
     /// rctdbd tells its recoverd that the node map changed (a node came
     /// or went, or flags changed): no payload.
     pub const NODE_MAP_CHANGED: u64 = 0xF900_0000_0000_0001;
+    /// The holder of a public address tells the other nodes which TCP
+    /// connections it has on it (text: the address, then one
+    /// `client server` pair per line). Handled by rctdbd.
+    pub const TICKLE_LIST: u64 = 0xF500_0000_0000_0000;
     /// rctdbd tells its recoverd to reload the nodes file.
     pub const RELOAD_NODES: u64 = 0xFA00_0000_0000_0000;
     /// A node announces its own flags: payload `pnn u32 LE, flags u32 LE`.
