@@ -5,11 +5,14 @@
 #   sudo scripts/demo.sh
 #
 # Builds the release binaries (unless RCTDB_BIN_DIR names a directory that
-# holds rctdbd and rctdb), starts three rctdbd, shows the cluster, kills one
-# node with kill -9 and shows the others noticing. Everything it creates
+# holds rctdbd and rctdb), starts three rctdbd with the stock event scripts,
+# a cluster lock and six public addresses, shows the cluster, its event
+# scripts and where the addresses are, kills a node with kill -9 and shows
+# the others noticing and its addresses moving. Everything it creates
 # (namespaces rctdb-demo-<pid>-*, processes, a temporary directory) is
 # removed when it exits, also on Ctrl-C or error. Node addresses are
-# 192.0.2.11-13 (documentation range) and exist only inside the namespaces.
+# 192.0.2.11-13 and public addresses 198.51.100.1-6 (documentation ranges);
+# they exist only inside the namespaces.
 #
 # Steps are functions so later milestones can add scenes (scriptstatus,
 # public IPs, failover) to main().
@@ -133,14 +136,21 @@ write_config() {
     for ((i = 0; i < NODES; i++)); do
         d=$(node_dir "$i")
         mkdir -p "$d/base" "$d/run" "$d/var"
-        printf '[logging]\n\tlocation = file:\n\tlog level = NOTICE\n[cluster]\n\tnode address = %s\n\ttransport port = 4379\n' \
-            "$(node_addr "$i")" >"$d/base/rctdb.conf"
+        printf '[logging]\n\tlocation = file:\n\tlog level = NOTICE\n[cluster]\n\tnode address = %s\n\ttransport port = 4379\n\tcluster lock = %s\n\tleader timeout = 1\n' \
+            "$(node_addr "$i")" "$WORK/shared/cluster.lock" >"$d/base/rctdb.conf"
         : >"$d/base/nodes"
         local j
         for ((j = 0; j < NODES; j++)); do node_addr "$j" >>"$d/base/nodes"; done
-        printf 'KeepaliveInterval=1\nKeepaliveLimit=3\n' >"$d/base/tunables"
+        printf 'KeepaliveInterval=1\nKeepaliveLimit=3\nMonitorInterval=5\n' >"$d/base/tunables"
+        : >"$d/base/public_addresses"
+        for ((j = 1; j <= 6; j++)); do echo "198.51.100.$j/24 eth0" >>"$d/base/public_addresses"; done
+        mkdir -p "$d/base/events/legacy"
+        cp "$ROOT/scripts/functions" "$d/base/functions"
+        cp "$ROOT"/scripts/events/legacy/* "$d/base/events/legacy/"
     done
-    echo "  configuration in $WORK/n<i>/base (rctdb.conf, nodes, tunables)"
+    mkdir -p "$WORK/shared"
+    echo "  configuration in $WORK/n<i>/base (rctdb.conf, nodes, tunables, public_addresses, events/legacy)"
+    echo "  cluster lock: $WORK/shared/cluster.lock (a directory every node shares)"
 }
 
 start_node() {
@@ -199,11 +209,53 @@ wait_converged() {
     echo "  converged after about $((SECONDS - start)) s"
 }
 
+# True when every node is OK (nodestatus exits with the OR of all flags).
+all_healthy_from() {
+    on "$1" nodestatus all >/dev/null
+}
+
+# True when every node's namespace holds at least one public address.
+balanced() {
+    local i
+    for ((i = 0; i < NODES; i++)); do
+        ip -n "$(node_ns "$i")" -4 -o addr show dev eth0 | grep -q ' 198\.51\.100\.' || return 1
+    done
+}
+
 show_cluster() {
+    say "Waiting for the first recovery, the startup event and a passing monitor on every node"
+    local start=$SECONDS
+    wait_for "every node to be healthy" 60 all_healthy_from 0
+    echo "  healthy after about $((SECONDS - start)) s"
     say "The cluster as node 0 sees it"
     show 0 status
     echo
     show 0 listnodes
+    say "Health checks: the stock event scripts' last monitor run on node 0"
+    show 0 scriptstatus
+}
+
+# True when node $1 sees every public address hosted by some node.
+all_hosted_from() {
+    on "$1" ip all | awk 'NR > 1 && $2 == "-1" { bad = 1 } NR > 1 { n++ } END { exit bad || n == 0 }'
+}
+
+# Which namespace really has each public address (ip addr, not rctdb).
+kernel_view() {
+    local i ns
+    for ((i = 0; i < NODES; i++)); do
+        ns=$(node_ns "$i")
+        printf '  node %s (%s): %s\n' "$i" "$ns" \
+            "$(ip -n "$ns" -4 -o addr show dev eth0 | awk '{print $4}' | grep '^198\.51\.100\.' | tr '\n' ' ')"
+    done
+}
+
+show_ips() {
+    say "Public addresses: where rctdb put them, and what each namespace's kernel has"
+    wait_for "every public address to be hosted" 30 all_hosted_from 0
+    wait_for "every node to host some addresses" 30 balanced
+    show 0 ip all
+    kernel_view
 }
 
 kill_node() {
@@ -215,6 +267,11 @@ kill_node() {
     echo "  node 0 marked node $victim DISCONNECTED after $((($(date +%s%N) - t0) / 1000000)) ms"
     echo "  (the TCP connection closed; no need to wait for KeepaliveInterval x KeepaliveLimit)"
     show 0 status
+    local t1=$(date +%s%N)
+    wait_for "node $victim's addresses to move" 20 all_hosted_from 0
+    say "Node $victim's addresses moved to the survivors $((($(date +%s%N) - t1) / 1000000 + ($t1 - t0) / 1000000)) ms after the kill"
+    show 0 ip all
+    kernel_view
 }
 
 main() {
@@ -230,6 +287,7 @@ main() {
     start_nodes
     wait_converged
     show_cluster
+    show_ips
     kill_node 2
     say "Done"
 }
