@@ -63,6 +63,7 @@ pub struct Builder {
     nodes_extra: Vec<String>,
     not_started: Vec<usize>,
     log_level: String,
+    daemon_env: Vec<(String, String)>,
 }
 
 impl Builder {
@@ -97,6 +98,13 @@ impl Builder {
         self
     }
 
+    /// Set `name=value` in the environment of every node's rctdbd (for
+    /// example `RCTDB_RECOVERD=none` to run it without a recovery daemon).
+    pub fn daemon_env(mut self, name: &str, value: &str) -> Self {
+        self.daemon_env.push((name.to_string(), value.to_string()));
+        self
+    }
+
     /// Build the hosts and start the daemons; returns once every started
     /// daemon answers on its control socket (not yet connected to peers:
     /// use [`Cluster::wait_connected`]).
@@ -121,6 +129,7 @@ impl Builder {
             rctdb,
             log_level: self.log_level.clone(),
             tunables: self.tunables.clone(),
+            daemon_env: self.daemon_env.clone(),
             dir: Some(dir),
         };
         // From here on Drop cleans up whatever exists, also if setup panics.
@@ -170,6 +179,8 @@ pub struct Node {
     rctdbd: PathBuf,
     rctdb: PathBuf,
     child: Mutex<Option<Child>>,
+    /// Extra environment of rctdbd ([`Builder::daemon_env`]).
+    daemon_env: Vec<(String, String)>,
 }
 
 impl Node {
@@ -212,6 +223,7 @@ impl Node {
             .env("RCTDB_BASE", &self.base)
             .env("RCTDB_RUNDIR", &self.rundir)
             .env("RCTDB_VARDIR", &self.vardir)
+            .envs(self.daemon_env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2)
@@ -379,6 +391,7 @@ pub struct Cluster {
     rctdb: PathBuf,
     log_level: String,
     tunables: Vec<(String, String)>,
+    daemon_env: Vec<(String, String)>,
     dir: Option<tempfile::TempDir>,
 }
 
@@ -393,6 +406,7 @@ impl Cluster {
             nodes_extra: Vec::new(),
             not_started: Vec::new(),
             log_level: "INFO".to_string(),
+            daemon_env: Vec::new(),
         }
     }
 
@@ -437,6 +451,7 @@ impl Cluster {
             rctdbd: self.rctdbd.clone(),
             rctdb: self.rctdb.clone(),
             child: Mutex::new(None),
+            daemon_env: self.daemon_env.clone(),
         };
         for d in [&node.base, &node.rundir, &node.vardir] {
             fs::create_dir_all(d).expect("create node directory");

@@ -21,6 +21,7 @@
 pub mod cluster;
 pub mod netns;
 pub mod process;
+pub mod scripts;
 
 pub use cluster::{host_addr, Builder, Cluster, ExtraHost, Node, TRANSPORT_PORT};
 pub use nix::sys::signal::Signal;
