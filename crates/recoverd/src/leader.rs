@@ -338,6 +338,20 @@ impl Leadership {
         out
     }
 
+    /// Our rctdbd sees the leader's node disconnected: do not wait out the
+    /// leader timeout, start an election now. (If the leader is in fact
+    /// alive behind a partition it still holds the lock, and our attempt is
+    /// merely contended.)
+    pub fn on_leader_disconnected(&mut self, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.leader == self.own || !self.leader.is_node() || self.election_in_progress() {
+            return out;
+        }
+        self.leader = Pnn::UNKNOWN;
+        self.force_election(now, &mut out);
+        out
+    }
+
     /// The lock helper answered.
     pub fn on_lock(&mut self, now: Instant, outcome: LockOutcome) -> Vec<Action> {
         let mut out = Vec::new();
@@ -483,6 +497,17 @@ mod tests {
         l.on_daemon(t0 + Duration::from_secs(21), true);
         let a = l.handle_timeout(t0 + Duration::from_secs(21) + LT);
         assert!(a.contains(&Action::TakeLock));
+    }
+
+    #[test]
+    fn a_disconnected_leader_is_replaced_without_waiting() {
+        let t0 = Instant::now();
+        let mut l = lock_node(t0);
+        l.on_leader_broadcast(t0, Pnn(2));
+        let a = l.on_leader_disconnected(t0 + Duration::from_millis(10));
+        assert_eq!(a, vec![Action::BroadcastLeader(Pnn::UNKNOWN), Action::TakeLock]);
+        // Only once: the attempt is in progress.
+        assert!(l.on_leader_disconnected(t0 + Duration::from_millis(20)).is_empty());
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod lock;
 mod policy;
 #[cfg(test)]
 mod sim;
+mod takeover;
 
 use leader::{Action, Bid, Leadership, LockOutcome};
 use lock::{LockEvent, LockHelper};
@@ -26,7 +27,7 @@ use mio::{Events, Interest, Poll, Token};
 use policy::{Credits, NodeView};
 use rctdb_client::{Client, ClientError};
 use rctdb_config::{ClusterLock, Conf, Paths, Tunable, Tunables};
-use rctdb_protocol::{srvid, Event, Generation, Pnn, RecMode};
+use rctdb_protocol::{srvid, Event, Generation, NodeFlags, Pnn, RecMode};
 use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::process::ExitCode;
@@ -74,12 +75,14 @@ fn run() -> Result<ExitCode, String> {
     let own = client.pnn(Pnn::CURRENT).map_err(|e| format!("cannot get our PNN: {e}"))?;
     client.register_srvid(Pnn::CURRENT, srvid::LEADER).map_err(|e| e.to_string())?;
     client.register_srvid(Pnn::CURRENT, srvid::ELECTION).map_err(|e| e.to_string())?;
+    client.register_srvid(Pnn::CURRENT, srvid::NODE_MAP_CHANGED).map_err(|e| e.to_string())?;
+    client.register_srvid(Pnn::CURRENT, srvid::TAKEOVER_RUN).map_err(|e| e.to_string())?;
     let lock_argv = conf.cluster.cluster_lock.as_ref().map(helper_argv);
     match &conf.cluster.cluster_lock {
         Some(l) => info!("Cluster lock is {l}"),
         None => warn!("Cluster lock not set: leader chosen by message election, no split-brain protection"),
     }
-    let mut r = Recoverd::new(client, own, &conf, lock_argv)?;
+    let mut r = Recoverd::new(client, own, &conf, lock_argv, parent)?;
     info!("Recovery daemon started (PNN {own})");
     r.run()
 }
@@ -125,6 +128,13 @@ struct Recoverd {
     new_leader: bool,
     recovery_failed: bool,
     retry_recovery_at: Option<Instant>,
+    /// rctdbd's pid when we started.
+    parent: i32,
+    /// A takeover run is wanted (after recovery, on request, after a
+    /// failed run).
+    need_takeover: bool,
+    /// Who asked for the pending takeover run and wants an answer.
+    takeover_waiters: Vec<(Pnn, u64)>,
     /// SIGTERM/SIGINT self-pipe.
     signals: std::os::unix::net::UnixStream,
     /// SIGCHLD self-pipe.
@@ -132,7 +142,13 @@ struct Recoverd {
 }
 
 impl Recoverd {
-    fn new(client: Client, own: Pnn, conf: &Conf, lock_argv: Option<Vec<String>>) -> Result<Recoverd, String> {
+    fn new(
+        client: Client,
+        own: Pnn,
+        conf: &Conf,
+        lock_argv: Option<Vec<String>>,
+        parent: i32,
+    ) -> Result<Recoverd, String> {
         let poll = Poll::new().map_err(|e| e.to_string())?;
         let reg = poll.registry();
         reg.register(&mut SourceFd(&client.fd().as_raw_fd()), CLIENT, Interest::READABLE).map_err(|e| e.to_string())?;
@@ -167,6 +183,9 @@ impl Recoverd {
             new_leader: false,
             recovery_failed: false,
             retry_recovery_at: None,
+            need_takeover: false,
+            parent,
+            takeover_waiters: Vec::new(),
             signals,
             children,
         })
@@ -198,6 +217,7 @@ impl Recoverd {
                         if matches!(std::io::stdin().read(&mut b), Ok(0) | Err(_)) {
                             error!("recovery daemon parent died - exiting");
                             self.release_lock();
+                            takeover::drop_public_addresses();
                             return Ok(ExitCode::FAILURE);
                         }
                     }
@@ -207,8 +227,14 @@ impl Recoverd {
                     }
                     SIGNALS => {
                         drain(&mut self.signals);
-                        info!("Received SIGTERM: releasing the cluster lock and exiting");
                         self.release_lock();
+                        if rctdb_sys::parent_pid() != self.parent {
+                            // PR_SET_PDEATHSIG: rctdbd died under us.
+                            error!("recovery daemon parent died - exiting");
+                            takeover::drop_public_addresses();
+                            return Ok(ExitCode::FAILURE);
+                        }
+                        info!("Received SIGTERM: released the cluster lock, exiting");
                         return Ok(ExitCode::SUCCESS);
                     }
                     CHILD => {
@@ -304,6 +330,27 @@ impl Recoverd {
                     Some(b) => self.leadership.on_bid(now, b),
                     None => continue,
                 },
+                srvid::NODE_MAP_CHANGED => {
+                    // Look again now rather than at the next pass; a node
+                    // that is not the leader prompts the leader.
+                    self.next_pass = now;
+                    if !self.leadership.is_leader() && self.leadership.leader().is_node() {
+                        let _ = self.request_takeover_run(0);
+                    }
+                    continue;
+                }
+                srvid::TAKEOVER_RUN => {
+                    if self.leadership.is_leader() {
+                        self.need_takeover = true;
+                        self.next_pass = now;
+                        if let Some((pnn, reply)) = takeover::decode_request(&m.data) {
+                            if reply != 0 {
+                                self.takeover_waiters.push((pnn, reply));
+                            }
+                        }
+                    }
+                    continue;
+                }
                 _ => continue,
             };
             if let Err(e) = self.apply(actions) {
@@ -385,14 +432,72 @@ impl Recoverd {
         let a = self.leadership.on_daemon(now, true);
         self.apply(a)?;
         self.refresh_tunables();
+        let leader = self.leadership.leader();
+        if leader.is_node() && leader != self.own {
+            let gone =
+                nodemap.get(leader).is_none_or(|n| n.flags.intersects(NodeFlags::DISCONNECTED | NodeFlags::DELETED));
+            if gone {
+                info!("Leader {leader} is disconnected: starting an election");
+                let a = self.leadership.on_leader_disconnected(now);
+                self.apply(a)?;
+            }
+        }
         let own_flags = nodemap.get(self.own).map(|n| n.flags).unwrap_or_default();
         let eligible = self.leader_capability && !own_flags.is_inactive();
         let a = self.leadership.set_eligible(now_us(), eligible);
         self.apply(a)?;
+        if !own_flags.is_inactive() {
+            self.verify_local_ips();
+        }
         if !self.leadership.is_leader() || self.leadership.election_in_progress() {
             return Ok(());
         }
         self.leader_pass(&nodemap)
+    }
+
+    /// Ask the leader for a takeover run (`reply` 0: no answer wanted).
+    fn request_takeover_run(&mut self, reply: u64) -> Result<(), String> {
+        let data = takeover::encode_request(self.own, reply);
+        self.client.send_message(Pnn::BROADCAST_CONNECTED, srvid::TAKEOVER_RUN, data).map_err(|e| e.to_string())
+    }
+
+    /// Reference §7.7: compare what our rctdbd believes with what the
+    /// kernel has. An address we should hold but the kernel lacks (a
+    /// network restart dropped it), or one we could serve that nobody
+    /// holds ⇒ ask the leader for a takeover run; one the kernel has but
+    /// another node owns ⇒ release it here.
+    fn verify_local_ips(&mut self) {
+        if !matches!(self.client.recmode(Pnn::CURRENT), Ok(RecMode::Normal)) {
+            return;
+        }
+        let Ok(list) = self.client.public_ips(Pnn::CURRENT) else { return };
+        if list.known.is_empty() {
+            return;
+        }
+        let kernel = takeover::kernel_addrs();
+        let mut want_run = false;
+        for (ip, owner) in &list.known {
+            if *owner == self.own && !kernel.contains(ip) {
+                warn!("Assigned IP {ip} not on an interface");
+                want_run = true;
+            } else if kernel.contains(ip) && *owner != self.own {
+                warn!("IP {ip} incorrectly on an interface: releasing it");
+                let c = rctdb_protocol::Control::ReleaseIp { ip: *ip, new_owner: *owner };
+                if let Err(e) = self.client.control(Pnn::CURRENT, c) {
+                    error!("Failed to release {ip}: {e}");
+                }
+            } else if *owner == Pnn::UNKNOWN && list.available.contains(ip) {
+                info!("Unassigned IP {ip} can be served by this node");
+                want_run = true;
+            }
+        }
+        if want_run {
+            if self.leadership.is_leader() {
+                self.need_takeover = true;
+            } else if let Err(e) = self.request_takeover_run(0) {
+                warn!("Cannot ask the leader for a takeover run: {e}");
+            }
+        }
     }
 
     fn refresh_tunables(&mut self) {
@@ -440,12 +545,149 @@ impl Recoverd {
         if self.retry_recovery_at.is_some_and(|t| now < t) {
             return Ok(());
         }
-        let Some(reason) = policy::recovery_reason(&own_vnn, &active, &views, self.new_leader, self.recovery_failed)
-        else {
-            return Ok(());
+        if let Some(reason) = policy::recovery_reason(&own_vnn, &active, &views, self.new_leader, self.recovery_failed)
+        {
+            info!("Recovery initiated: {reason}");
+            self.recover(&active, own_vnn.generation)?;
+            if self.recovery_failed {
+                return Ok(());
+            }
+            self.need_takeover = true;
+        }
+        self.takeover_pass(nodemap);
+        Ok(())
+    }
+
+    /// Compute the allocation; run a takeover if it differs from what
+    /// the nodes hold, or if one was asked for (reference §8.1).
+    fn takeover_pass(&mut self, nodemap: &rctdb_protocol::NodeMap) {
+        let started = Instant::now();
+        let step = self.tunables.duration(Tunable::TakeoverTimeout).max(Duration::from_millis(100));
+        let connected: Vec<Pnn> =
+            nodemap.present().filter(|n| !n.flags.contains(NodeFlags::DISCONNECTED)).map(|n| n.pnn).collect();
+        let mut ips = std::collections::BTreeMap::new();
+        let replies =
+            self.call_all(connected.iter().map(|&p| (p, rctdb_protocol::Control::GetPublicIps)).collect(), step);
+        for (p, r) in replies {
+            match r {
+                Ok(rctdb_protocol::ReplyData::PublicIps(l)) => {
+                    ips.insert(p, l);
+                }
+                Ok(_) | Err(_) => {
+                    warn!("Cannot get the public IPs of node {p}");
+                    self.takeover_failed(&[p]);
+                    return;
+                }
+            }
+        }
+        let policy = takeover::Policy {
+            algorithm: rctdb_ipalloc::Algorithm::from_tunable(self.tunables.count(Tunable::IPAllocAlgorithm)),
+            no_ip_failback: self.tunables.count(Tunable::NoIPFailback) != 0,
+            no_ip_takeover: self.tunables.count(Tunable::NoIPTakeover) != 0,
+            force_rebalance: Vec::new(),
         };
-        info!("Recovery initiated: {reason}");
-        self.recover(&active, own_vnn.generation)
+        let plan = takeover::plan(nodemap, &ips, &policy, &mut |level, line| match level {
+            rctdb_ipalloc::Level::Err => error!("{line}"),
+            rctdb_ipalloc::Level::Warning => warn!("{line}"),
+            rctdb_ipalloc::Level::Notice => info!("{line}"),
+            rctdb_ipalloc::Level::Info => debug!("{line}"),
+            rctdb_ipalloc::Level::Debug => log::trace!("{line}"),
+        });
+        if !plan.changed && !self.need_takeover {
+            return;
+        }
+        info!("Takeover run starting");
+        let budget = step * 3;
+        let deadline = Instant::now() + budget;
+        let mut failed: Vec<Pnn> = Vec::new();
+        let phases: [Vec<(Pnn, rctdb_protocol::Control)>; 4] = [
+            connected.iter().map(|&p| (p, rctdb_protocol::Control::StartIpReallocate)).collect(),
+            plan.releases
+                .iter()
+                .map(|&(p, ip, new_owner)| (p, rctdb_protocol::Control::ReleaseIp { ip, new_owner }))
+                .collect(),
+            plan.takes.iter().map(|&(p, ip)| (p, rctdb_protocol::Control::TakeoverIp { ip, owner: p })).collect(),
+            connected.iter().map(|&p| (p, rctdb_protocol::Control::IpReallocated)).collect(),
+        ];
+        for (i, calls) in phases.into_iter().enumerate() {
+            let names = ["START_IPREALLOCATE", "RELEASE_IP", "TAKEOVER_IP", "IPREALLOCATED"];
+            let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(10));
+            for (p, r) in self.call_all(calls, left) {
+                if let Err(e) = r {
+                    error!("{} failed on node {p}: {e}", names[i]);
+                    failed.push(p);
+                }
+            }
+            if !failed.is_empty() {
+                break;
+            }
+        }
+        if failed.is_empty() {
+            info!("Takeover run completed successfully in {:?}", started.elapsed());
+            self.need_takeover = false;
+            self.answer_takeover_waiters(self.own.0 as i32);
+        } else {
+            self.takeover_failed(&failed);
+        }
+    }
+
+    /// A failed run: the node with the most failures gets as many banning
+    /// credits as there are nodes (two failed runs in the grace period ban
+    /// it), and the run is retried next pass.
+    fn takeover_failed(&mut self, failed: &[Pnn]) {
+        error!("Takeover run unsuccessful");
+        self.need_takeover = true;
+        let mut counts: std::collections::BTreeMap<Pnn, u32> = std::collections::BTreeMap::new();
+        for p in failed {
+            *counts.entry(*p).or_default() += 1;
+        }
+        if let Some((&worst, _)) = counts.iter().max_by_key(|(_, c)| **c) {
+            if self.tunables.count(Tunable::EnableBans) != 0 {
+                warn!("Assigning banning credits to node {worst}");
+                let nodes = self.credits_node_count();
+                self.credits.blame(worst, nodes, Instant::now(), self.tunables.duration(Tunable::RecoveryGracePeriod));
+            }
+        }
+        self.answer_takeover_waiters(-1);
+    }
+
+    fn credits_node_count(&mut self) -> u32 {
+        self.client.nodemap(Pnn::CURRENT).map(|m| m.present().count() as u32).unwrap_or(1)
+    }
+
+    fn answer_takeover_waiters(&mut self, result: i32) {
+        for (pnn, reply) in std::mem::take(&mut self.takeover_waiters) {
+            let _ = self.client.send_message(pnn, reply, result.to_le_bytes().to_vec());
+        }
+    }
+
+    /// Send every control at once and collect the replies; a control
+    /// without a reply within `timeout` counts as a timeout error.
+    fn call_all(
+        &mut self,
+        calls: Vec<(Pnn, rctdb_protocol::Control)>,
+        timeout: Duration,
+    ) -> Vec<(Pnn, Result<rctdb_protocol::ReplyData, String>)> {
+        let mut sent = Vec::new();
+        for (p, c) in calls {
+            let name = c.name();
+            match self.client.send_control(p, c) {
+                Ok(id) => sent.push((p, id, name)),
+                Err(e) => return vec![(p, Err(format!("{name}: {e}")))],
+            }
+        }
+        let ids: Vec<u32> = sent.iter().map(|(_, id, _)| *id).collect();
+        let mut replies = match self.client.wait_replies(&ids, timeout) {
+            Ok(r) => r,
+            Err(e) => return sent.iter().map(|(p, _, n)| (*p, Err(format!("{n}: {e}")))).collect(),
+        };
+        sent.into_iter()
+            .map(|(p, id, name)| match replies.remove(&id) {
+                Some(Ok(d)) => (p, Ok(d)),
+                Some(Err(e)) => (p, Err(format!("{name}: {e}"))),
+                None => (p, Err(format!("{name}: timed out"))),
+            })
+            .collect()
     }
 
     /// Run a recovery over the active nodes (reference §7.4, without
@@ -482,46 +724,46 @@ impl Recoverd {
     }
 
     fn recovery_steps(&mut self, active: &[Pnn], generation: Generation) -> Result<(), (Option<Pnn>, String)> {
+        use rctdb_protocol::Control;
         let leader = self.own.0.to_le_bytes().to_vec();
         let map = rctdb_protocol::VnnMap { generation, map: active.to_vec() };
-        let timeout_ms = self.tunables.duration(Tunable::EventScriptTimeout).as_millis() as u64;
-        for &p in active {
-            self.client
-                .set_recmode(p, RecMode::Active)
-                .map_err(|e| (Some(p), format!("node {p}: set recovery mode: {e}")))?;
-        }
-        // Keep the leader broadcasts going between the (bounded) steps.
-        let _ = self.broadcast(srvid::LEADER, leader.clone());
-        for &p in active {
-            self.event_on(p, Event::StartRecovery, timeout_ms)?;
-        }
-        let _ = self.broadcast(srvid::LEADER, leader.clone());
-        for &p in active {
-            self.client.set_vnnmap(p, map.clone()).map_err(|e| (Some(p), format!("node {p}: set VNN map: {e}")))?;
-        }
-        for &p in active {
-            self.client
-                .set_recmode(p, RecMode::Normal)
-                .map_err(|e| (Some(p), format!("node {p}: set recovery mode: {e}")))?;
-        }
-        let _ = self.broadcast(srvid::LEADER, leader);
-        for &p in active {
-            self.event_on(p, Event::Recovered, timeout_ms)?;
+        let script_timeout = self.tunables.duration(Tunable::EventScriptTimeout);
+        let control_timeout = self.tunables.duration(Tunable::RecoverTimeout);
+        let event = |e: Event| Control::RunEvent {
+            event: e,
+            args: vec![],
+            timeout_ms: Some(script_timeout.as_millis() as u64),
+        };
+        // Each step goes to every active node at once; the next step
+        // starts when all have answered.
+        let steps: [(Control, Duration); 5] = [
+            (Control::SetRecMode(RecMode::Active), control_timeout),
+            (event(Event::StartRecovery), script_timeout + control_timeout),
+            (Control::SetVnnMap(map), control_timeout),
+            (Control::SetRecMode(RecMode::Normal), control_timeout),
+            (event(Event::Recovered), script_timeout + control_timeout),
+        ];
+        for (control, timeout) in steps {
+            // Keep the leader broadcasts going between the (bounded) steps.
+            let _ = self.broadcast(srvid::LEADER, leader.clone());
+            let name = control.name();
+            let calls = active.iter().map(|&p| (p, control.clone())).collect();
+            for (p, r) in self.call_all(calls, timeout) {
+                match r {
+                    Ok(rctdb_protocol::ReplyData::EventRun(run)) => {
+                        if let Some(s) = run.failure() {
+                            return Err((
+                                Some(p),
+                                format!("node {p}: {} event: script {} {}", run.event, s.name, s.status.word()),
+                            ));
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => return Err((Some(p), format!("node {p}: {name}: {e}"))),
+                }
+            }
         }
         Ok(())
-    }
-
-    /// Run an event on a node; a failed or timed-out script is a failure
-    /// of that node (rctdb never counts a timeout as success).
-    fn event_on(&mut self, p: Pnn, event: Event, timeout_ms: u64) -> Result<(), (Option<Pnn>, String)> {
-        let run = self
-            .client
-            .run_event(p, event, vec![], Some(timeout_ms))
-            .map_err(|e| (Some(p), format!("node {p}: {event} event: {e}")))?;
-        match run.failure() {
-            None => Ok(()),
-            Some(s) => Err((Some(p), format!("node {p}: {event} event: script {} {}", s.name, s.status.word()))),
-        }
     }
 }
 
