@@ -72,7 +72,44 @@ fn start_watchdog(limit: Duration) {
     });
 }
 
+/// `rctdb ipalloc ...`: the offline what-if tool. Its arguments follow
+/// CTDB's takeover test program (NODESTATES, `--multi`, ...), not the
+/// tool's global options, so it has its own parser (`rctdb_ipalloc`).
+fn ipalloc(args: &[String]) -> i32 {
+    let mut read_file = |path: &str| std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"));
+    let parsed = match rctdb_ipalloc::WhatIfArgs::parse(args, &mut read_file) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            eprintln!(
+                "Usage: rctdb ipalloc --algorithm lcp2|det|nondet NODESTATES [--multi] [--runstates LIST] \
+                 [--no-ip-takeover] [--no-ip-failback] [--home-nodes FILE] [--log-level LEVEL] < layout"
+            );
+            return 1;
+        }
+    };
+    let mut input = String::new();
+    if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut input) {
+        eprintln!("Failed to read the IP layout from stdin: {e}");
+        return 1;
+    }
+    match rctdb_ipalloc::whatif(&parsed, &input) {
+        Ok(out) => {
+            print!("{out}");
+            0
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
+    }
+}
+
 fn main() {
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("ipalloc") {
+        std::process::exit(ipalloc(&argv[2..]));
+    }
     let raw = match args::RawArgs::try_parse() {
         Ok(raw) => raw,
         Err(e) => std::process::exit(clap_exit(&e)),

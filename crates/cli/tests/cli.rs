@@ -1871,3 +1871,32 @@ fn reloadips_failure_is_not_fatal() {
         o.stderr
     );
 }
+
+/// `rctdb ipalloc` reproduces CTDB's takeover test lcp2.001 (nodes 0 and 1
+/// unhealthy: everything goes to node 2), with no daemon involved.
+#[test]
+fn ipalloc_whatif_reproduces_lcp2_001() {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rctdb"))
+        .args(["ipalloc", "--algorithm", "lcp2", "2,2,0", "--log-level", "ERR"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn rctdb");
+    let layout = "192.168.20.249 0\n192.168.20.250 1\n192.168.20.251 2\n192.168.20.252 0\n192.168.20.253 1\n\
+                  192.168.20.254 2\n192.168.21.252 0\n192.168.21.253 1\n192.168.21.254 2\n";
+    child.stdin.take().expect("stdin").write_all(layout.as_bytes()).expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success());
+    let expected = "192.168.21.254 2\n192.168.21.253 2\n192.168.21.252 2\n192.168.20.254 2\n192.168.20.253 2\n\
+                    192.168.20.252 2\n192.168.20.251 2\n192.168.20.250 2\n192.168.20.249 2\n";
+    assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
+    // Bad input names the problem and fails.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rctdb"))
+        .args(["ipalloc", "--algorithm", "bogus", "0,0"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bogus"));
+}

@@ -116,7 +116,16 @@ pub fn plan(
         force_rebalance: policy.force_rebalance.clone(),
         home_nodes: BTreeMap::new(),
     };
-    let result = rctdb_ipalloc::allocate(&input, log);
+    // Format only the lines the current log level will print: the DEBUG
+    // trace of a large allocation costs seconds.
+    let max_level = match log::max_level() {
+        log::LevelFilter::Trace => Level::Debug,
+        log::LevelFilter::Debug => Level::Info,
+        log::LevelFilter::Info => Level::Notice,
+        log::LevelFilter::Warn => Level::Warning,
+        _ => Level::Err,
+    };
+    let result = rctdb_ipalloc::allocate_filtered(&input, max_level, log);
 
     // Who claims each address for itself now.
     let mut claims: BTreeMap<IpAddr, BTreeSet<Pnn>> = BTreeMap::new();
