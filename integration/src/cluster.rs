@@ -64,6 +64,7 @@ pub struct Builder {
     not_started: Vec<usize>,
     log_level: String,
     daemon_env: Vec<(String, String)>,
+    cluster_conf: Vec<String>,
 }
 
 impl Builder {
@@ -105,6 +106,15 @@ impl Builder {
         self
     }
 
+    /// Add a `key = value` line to the `[cluster]` section of every node's
+    /// `rctdb.conf`. `{shared}` in the line stands for the directory all
+    /// hosts share ([`Cluster::shared_dir`]), e.g.
+    /// `cluster lock = {shared}/cluster.lock` or `leader timeout = 500ms`.
+    pub fn cluster_conf(mut self, line: &str) -> Self {
+        self.cluster_conf.push(line.to_string());
+        self
+    }
+
     /// Build the hosts and start the daemons; returns once every started
     /// daemon answers on its control socket (not yet connected to peers:
     /// use [`Cluster::wait_connected`]).
@@ -130,8 +140,10 @@ impl Builder {
             log_level: self.log_level.clone(),
             tunables: self.tunables.clone(),
             daemon_env: self.daemon_env.clone(),
+            cluster_conf: self.cluster_conf.clone(),
             dir: Some(dir),
         };
+        fs::create_dir_all(cluster.shared_dir()).expect("create the shared directory");
         // From here on Drop cleans up whatever exists, also if setup panics.
         netns::add(&cluster.switch).unwrap_or_else(|e| panic!("{e}"));
         netns::ip_ok(&["-n", &cluster.switch, "link", "add", "br0", "type", "bridge"]);
@@ -392,6 +404,7 @@ pub struct Cluster {
     log_level: String,
     tunables: Vec<(String, String)>,
     daemon_env: Vec<(String, String)>,
+    cluster_conf: Vec<String>,
     dir: Option<tempfile::TempDir>,
 }
 
@@ -407,6 +420,7 @@ impl Cluster {
             not_started: Vec::new(),
             log_level: "INFO".to_string(),
             daemon_env: Vec::new(),
+            cluster_conf: Vec::new(),
         }
     }
 
@@ -428,6 +442,13 @@ impl Cluster {
     /// Temporary directory holding every node's directories.
     pub fn dir(&self) -> &Path {
         self.dir.as_ref().expect("cluster directory").path()
+    }
+
+    /// A directory every host sees (the namespaces share the filesystem):
+    /// where a cluster lock file goes. `{shared}` in
+    /// [`Builder::cluster_conf`] lines.
+    pub fn shared_dir(&self) -> PathBuf {
+        self.dir().join("shared")
     }
 
     fn create_host(&mut self, nodes_lines: &[String]) -> usize {
@@ -462,14 +483,16 @@ impl Cluster {
         // fails below.
         netns::add(&ns).unwrap_or_else(|e| panic!("{e}"));
         self.plug(&ns, &port, addr);
+        let shared = self.shared_dir().display().to_string();
         let node = &self.nodes[i];
-        node.write_base_file(
-            "rctdb.conf",
-            &format!(
-                "[logging]\n\tlocation = file:\n\tlog level = {}\n[cluster]\n\tnode address = {addr}\n\ttransport port = {TRANSPORT_PORT}\n",
-                self.log_level
-            ),
+        let mut conf = format!(
+            "[logging]\n\tlocation = file:\n\tlog level = {}\n[cluster]\n\tnode address = {addr}\n\ttransport port = {TRANSPORT_PORT}\n",
+            self.log_level
         );
+        for l in &self.cluster_conf {
+            let _ = writeln!(conf, "\t{}", l.replace("{shared}", &shared));
+        }
+        node.write_base_file("rctdb.conf", &conf);
         node.write_base_file("nodes", &lines(nodes_lines));
         let tun: Vec<String> = self.tunables.iter().map(|(n, v)| format!("{n}={v}")).collect();
         node.write_base_file("tunables", &lines(&tun));
