@@ -144,7 +144,14 @@ struct Peer {
     connecting: Option<(Token, Instant)>,
     /// Next connect attempt.
     retry_at: Option<Instant>,
+    /// Replies and messages for a peer whose connection to us is up but
+    /// ours to it is still being made (it just came back): sent once ours
+    /// is up, dropped if the link is lost. Bounded.
+    waiting: Vec<Packet>,
 }
+
+/// At most this many packets wait for a peer's connection.
+const MAX_WAITING: usize = 1024;
 
 /// A control forwarded to a peer on behalf of a local client.
 struct Forward {
@@ -354,6 +361,9 @@ impl Daemon {
             self.run_timers(Instant::now());
         }
         self.flush_all();
+        if let Some(sup) = self.supervisor.as_mut() {
+            sup.wait_stopped(Duration::from_secs(2));
+        }
         info!("Shutdown complete");
         Ok(!self.exit_failure)
     }
@@ -565,11 +575,16 @@ impl Daemon {
                     conn.kind = ConnKind::Outgoing(pnn);
                     let _ = self.poll.registry().reregister(conn.stream.source(), token, Interest::READABLE);
                     conn.writable = false;
+                    let mut waiting = Vec::new();
                     if let Some(p) = self.peers.get_mut(&pnn) {
                         p.connecting = None;
                         p.outgoing = Some(token);
+                        waiting = std::mem::take(&mut p.waiting);
                     }
                     trace!("Connected to node {pnn}");
+                    for packet in waiting {
+                        self.send(token, &packet);
+                    }
                     self.link_event(pnn, LinkEvent::OutgoingUp);
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotConnected => {} // still in progress
@@ -654,9 +669,17 @@ impl Daemon {
 
     /// Send to a peer over our outgoing connection. False if it is not up.
     fn send_to_peer(&mut self, pnn: Pnn, packet: &Packet) -> bool {
-        match self.peers.get(&pnn).and_then(|p| p.outgoing) {
+        let Some(p) = self.peers.get_mut(&pnn) else { return false };
+        match p.outgoing {
             Some(t) => {
                 self.send(t, packet);
+                true
+            }
+            // It can talk to us but we cannot answer yet: hold the answer.
+            None if p.incoming.is_some() && !matches!(packet, Packet::Keepalive(_)) => {
+                if p.waiting.len() < MAX_WAITING {
+                    p.waiting.push(packet.clone());
+                }
                 true
             }
             None => false,
@@ -755,6 +778,7 @@ impl Daemon {
         let Some(p) = self.peers.get_mut(&pnn) else {
             return;
         };
+        p.waiting.clear();
         let tokens: Vec<Token> =
             [p.outgoing.take(), p.incoming.take(), p.connecting.take().map(|(t, _)| t)].into_iter().flatten().collect();
         p.retry_at = Some(Instant::now());

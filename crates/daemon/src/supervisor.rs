@@ -82,13 +82,30 @@ impl Supervisor {
         true
     }
 
-    /// Stop for good (shutdown).
+    /// Stop for good (shutdown): SIGTERM, which it takes as a clean stop
+    /// (release the lock, exit 0). The lifeline stays open so that it does
+    /// not mistake the stop for our death.
     pub fn stop(&mut self) {
         self.stopping = true;
         self.start_at = None;
         if let Some(pid) = self.pid {
             let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
         }
+    }
+
+    /// On the way out: give a stopped recovery daemon up to `limit` to
+    /// finish, so that it sees a clean stop rather than its parent's death.
+    pub fn wait_stopped(&mut self, limit: Duration) {
+        use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+        let Some(pid) = self.pid else { return };
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            match waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) => std::thread::sleep(Duration::from_millis(5)),
+                _ => break,
+            }
+        }
+        self.pid = None;
         self.lifeline = None;
     }
 }

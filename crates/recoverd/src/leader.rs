@@ -109,7 +109,12 @@ pub struct Leadership {
     eligible: bool,
     daemon_ok: bool,
     priority_time_us: u64,
+    /// Wait before the next lock attempt after a contended one.
+    retry_backoff: Duration,
 }
+
+/// First retry after a contended lock attempt with no leader known.
+const FIRST_RETRY: Duration = Duration::from_millis(50);
 
 impl Leadership {
     /// A fresh recovery daemon: no leader known. The first election
@@ -136,6 +141,7 @@ impl Leadership {
             eligible: true,
             daemon_ok: true,
             priority_time_us,
+            retry_backoff: FIRST_RETRY,
         }
     }
 
@@ -202,6 +208,7 @@ impl Leadership {
     }
 
     fn become_leader(&mut self, now: Instant, out: &mut Vec<Action>) {
+        self.retry_backoff = FIRST_RETRY;
         self.leader = self.own;
         self.election_ends = None;
         self.next_broadcast = Some(now + self.broadcast_interval());
@@ -309,6 +316,7 @@ impl Leadership {
         self.leader = pnn;
         self.election_ends = None;
         self.watchdog = now + self.leader_timeout;
+        self.retry_backoff = FIRST_RETRY;
         out
     }
 
@@ -373,7 +381,15 @@ impl Leadership {
             }
             _ => {
                 self.lock = LockState::Released;
-                self.watchdog = now + self.leader_timeout;
+                // While no leader announces itself, try again soon: the
+                // holder may be a dead leader's helper that is about to
+                // exit. Back off up to the leader timeout.
+                if self.leader == Pnn::UNKNOWN {
+                    self.watchdog = now + self.retry_backoff;
+                    self.retry_backoff = (self.retry_backoff * 2).min(self.leader_timeout);
+                } else {
+                    self.watchdog = now + self.leader_timeout;
+                }
             }
         }
         out
@@ -468,6 +484,7 @@ mod tests {
         let mut l = lock_node(t0);
         l.handle_timeout(t0 + Duration::from_millis(500));
         assert!(l.on_lock(t0 + Duration::from_millis(600), LockOutcome::Contended).is_empty());
+        assert_eq!(l.poll_timeout(), t0 + Duration::from_millis(650), "no leader known: retry soon");
         assert!(l.on_leader_broadcast(t0 + Duration::from_millis(700), Pnn(2)).is_empty());
         assert_eq!(l.leader(), Pnn(2));
         // Broadcasts keep the watchdog quiet...
@@ -480,6 +497,22 @@ mod tests {
         let t = t0 + Duration::from_millis(700) + Duration::from_secs(9) + LT;
         assert_eq!(l.handle_timeout(t), vec![Action::BroadcastLeader(Pnn::UNKNOWN), Action::TakeLock]);
         assert_eq!(l.leader(), Pnn::UNKNOWN);
+    }
+
+    #[test]
+    fn contended_attempts_back_off_up_to_the_leader_timeout() {
+        let t0 = Instant::now();
+        let mut l = lock_node(t0);
+        let mut t = t0 + Duration::from_millis(500);
+        let mut gaps = Vec::new();
+        for _ in 0..8 {
+            assert!(l.handle_timeout(t).contains(&Action::TakeLock));
+            l.on_lock(t, LockOutcome::Contended);
+            let next = l.poll_timeout();
+            gaps.push((next - t).as_millis() as u64);
+            t = next;
+        }
+        assert_eq!(gaps, vec![50, 100, 200, 400, 800, 1600, 3200, 5000]);
     }
 
     #[test]

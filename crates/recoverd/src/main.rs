@@ -205,8 +205,12 @@ impl Recoverd {
                 }
                 return Err(format!("poll: {e}"));
             }
-            for ev in events.iter() {
-                match ev.token() {
+            // A stop request first: if rctdbd stopped us and then exited,
+            // both are ready, and it is a clean stop, not a death.
+            let mut ready: Vec<Token> = events.iter().map(|e| e.token()).collect();
+            ready.sort_by_key(|t| if *t == SIGNALS { 0 } else { 1 });
+            for token in ready {
+                match token {
                     CLIENT => {
                         if let Some(code) = self.on_messages() {
                             return Ok(code);
@@ -527,21 +531,35 @@ impl Recoverd {
         }
         let active = policy::active_nodes(nodemap);
         let own_vnn = self.client.vnnmap(Pnn::CURRENT).map_err(|e| format!("cannot read our VNN map: {e}"))?;
-        let mut views = Vec::new();
+        // Ask every active node at once, with a short timeout: a node that
+        // is frozen but not yet declared dead must not stall the leader.
+        let quick = (self.leader_timeout / 2).clamp(Duration::from_millis(100), Duration::from_secs(2));
+        let mut calls = Vec::new();
         for &p in &active {
-            let view = self
-                .client
-                .recmode(p)
-                .and_then(|recmode| Ok(NodeView { pnn: p, recmode, vnnmap: self.client.vnnmap(p)? }));
-            match view {
-                Ok(v) => views.push(v),
-                Err(e) => {
-                    warn!("Cannot read the state of node {p}: {e}");
+            calls.push((p, rctdb_protocol::Control::GetRecMode));
+            calls.push((p, rctdb_protocol::Control::GetVnnMap));
+        }
+        let mut recmodes = std::collections::BTreeMap::new();
+        let mut vnnmaps = std::collections::BTreeMap::new();
+        for (p, r) in self.call_all(calls, quick) {
+            match r {
+                Ok(rctdb_protocol::ReplyData::RecMode(m)) => {
+                    recmodes.insert(p, m);
+                }
+                Ok(rctdb_protocol::ReplyData::VnnMap(v)) => {
+                    vnnmaps.insert(p, v);
+                }
+                Ok(_) | Err(_) => {
+                    warn!("Cannot read the state of node {p}: {}", r.err().unwrap_or_default());
                     self.credits.blame(p, 1, now, self.tunables.duration(Tunable::RecoveryGracePeriod));
                     return Ok(());
                 }
             }
         }
+        let views: Vec<NodeView> = active
+            .iter()
+            .filter_map(|p| Some(NodeView { pnn: *p, recmode: *recmodes.get(p)?, vnnmap: vnnmaps.get(p)?.clone() }))
+            .collect();
         if self.retry_recovery_at.is_some_and(|t| now < t) {
             return Ok(());
         }
@@ -677,10 +695,25 @@ impl Recoverd {
             }
         }
         let ids: Vec<u32> = sent.iter().map(|(_, id, _)| *id).collect();
-        let mut replies = match self.client.wait_replies(&ids, timeout) {
-            Ok(r) => r,
-            Err(e) => return sent.iter().map(|(p, _, n)| (*p, Err(format!("{n}: {e}")))).collect(),
-        };
+        // Wait in slices, broadcasting between them while we lead, so a
+        // slow node never silences the leader.
+        let deadline = Instant::now() + timeout;
+        let mut replies = std::collections::HashMap::new();
+        loop {
+            let pending: Vec<u32> = ids.iter().copied().filter(|id| !replies.contains_key(id)).collect();
+            let left = deadline.saturating_duration_since(Instant::now());
+            if pending.is_empty() || left.is_zero() {
+                break;
+            }
+            let slice = left.min(self.leadership.broadcast_interval());
+            match self.client.wait_replies(&pending, slice) {
+                Ok(r) => replies.extend(r),
+                Err(e) => return sent.iter().map(|(p, _, n)| (*p, Err(format!("{n}: {e}")))).collect(),
+            }
+            if self.leadership.is_leader() && replies.len() < ids.len() {
+                let _ = self.broadcast(srvid::LEADER, self.own.0.to_le_bytes().to_vec());
+            }
+        }
         sent.into_iter()
             .map(|(p, id, name)| match replies.remove(&id) {
                 Some(Ok(d)) => (p, Ok(d)),
@@ -713,11 +746,25 @@ impl Recoverd {
             }
             Err((culprit, msg)) => {
                 error!("Recovery failed: {msg}");
-                if let Some(p) = culprit {
-                    self.credits.blame(p, 1, now, self.tunables.duration(Tunable::RecoveryGracePeriod));
-                }
                 self.recovery_failed = true;
-                self.retry_recovery_at = Some(now + self.tunables.duration(Tunable::RerecoveryTimeout));
+                // A node that left the cluster meanwhile (stopped, banned,
+                // gone) is no culprit: recover again at once without it.
+                let left = culprit.is_some_and(|p| {
+                    self.client
+                        .nodemap(Pnn::CURRENT)
+                        .map(|m| m.get(p).is_none_or(|n| n.flags.is_inactive()))
+                        .unwrap_or(false)
+                });
+                if left {
+                    info!("The failing node left the cluster during the recovery: recovering again without it");
+                    self.retry_recovery_at = None;
+                    self.next_pass = now;
+                } else {
+                    if let Some(p) = culprit {
+                        self.credits.blame(p, 1, now, self.tunables.duration(Tunable::RecoveryGracePeriod));
+                    }
+                    self.retry_recovery_at = Some(now + self.tunables.duration(Tunable::RerecoveryTimeout));
+                }
             }
         }
         Ok(())
