@@ -220,8 +220,7 @@ impl Recoverd {
                         let mut b = [0u8; 64];
                         if matches!(std::io::stdin().read(&mut b), Ok(0) | Err(_)) {
                             error!("recovery daemon parent died - exiting");
-                            self.release_lock();
-                            takeover::drop_public_addresses();
+                            self.daemon_gone();
                             return Ok(ExitCode::FAILURE);
                         }
                     }
@@ -235,7 +234,7 @@ impl Recoverd {
                         if rctdb_sys::parent_pid() != self.parent {
                             // PR_SET_PDEATHSIG: rctdbd died under us.
                             error!("recovery daemon parent died - exiting");
-                            takeover::drop_public_addresses();
+                            self.daemon_gone();
                             return Ok(ExitCode::FAILURE);
                         }
                         info!("Received SIGTERM: released the cluster lock, exiting");
@@ -259,6 +258,14 @@ impl Recoverd {
                 self.next_pass = Instant::now() + interval;
             }
         }
+    }
+
+    /// rctdbd died (however we learnt it: stdin EOF, the control socket
+    /// closing, PR_SET_PDEATHSIG): give up the lock, and remove this node's
+    /// public addresses, which rctdbd can no longer release.
+    fn daemon_gone(&mut self) {
+        self.release_lock();
+        takeover::drop_public_addresses();
     }
 
     fn release_lock(&mut self) {
@@ -307,9 +314,9 @@ impl Recoverd {
     fn on_messages(&mut self) -> Option<ExitCode> {
         let msgs = match self.client.poll_messages() {
             Ok(m) => m,
-            Err(ClientError::Closed) => {
-                error!("rctdbd closed the control connection - exiting");
-                self.release_lock();
+            Err(e) if daemon_dead(&e) => {
+                error!("rctdbd closed the control connection ({e}) - exiting");
+                self.daemon_gone();
                 return Some(ExitCode::FAILURE);
             }
             Err(e) => {
@@ -408,7 +415,11 @@ impl Recoverd {
         match self.client.send_message(Pnn::BROADCAST_CONNECTED, id, data) {
             Ok(()) => Ok(()),
             Err(ClientError::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(()),
-            Err(e) => Err(format!("cannot broadcast: {e}")),
+            Err(e) => {
+                // The only way a send to our own rctdbd fails is its death.
+                self.daemon_gone();
+                Err(format!("cannot broadcast: {e}"))
+            }
         }
     }
 
@@ -430,7 +441,10 @@ impl Recoverd {
                 let a = self.leadership.on_daemon(now, false);
                 return self.apply(a);
             }
-            Err(ClientError::Closed) => return Err("rctdbd went away - exiting".into()),
+            Err(e) if daemon_dead(&e) => {
+                self.daemon_gone();
+                return Err(format!("rctdbd went away ({e}) - exiting"));
+            }
             Err(e) => return Err(format!("cannot read the node map: {e}")),
         };
         let a = self.leadership.on_daemon(now, true);
@@ -811,6 +825,18 @@ impl Recoverd {
             }
         }
         Ok(())
+    }
+}
+
+/// Does this error on our own control socket mean rctdbd is dead?
+fn daemon_dead(e: &ClientError) -> bool {
+    match e {
+        ClientError::Closed => true,
+        ClientError::Io(io) => !matches!(
+            io.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut | std::io::ErrorKind::Interrupted
+        ),
+        _ => false,
     }
 }
 

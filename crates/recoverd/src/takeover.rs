@@ -55,12 +55,19 @@ pub fn drop_public_addresses() {
             _ => continue,
         };
         let Some(bits) = wanted.get(&ip) else { continue };
+        if ip.is_ipv4() {
+            // Deleting a primary address would take its secondaries along.
+            let knob = format!("/proc/sys/net/ipv4/conf/{}/promote_secondaries", a.interface_name);
+            let _ = std::fs::write(knob, "1");
+        }
         let status = std::process::Command::new("ip")
             .args(["addr", "del", &format!("{ip}/{bits}"), "dev", &a.interface_name])
             .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
             .status();
         match status {
             Ok(s) if s.success() => log::warn!("rctdbd is gone: removed public address {ip} from {}", a.interface_name),
+            _ if !kernel_addrs().contains(&ip) => {}
             _ => log::error!("rctdbd is gone: failed to remove public address {ip} from {}", a.interface_name),
         }
     }
