@@ -19,6 +19,7 @@
 //! run that was killed) by the next run's start-up.
 
 pub mod cluster;
+pub mod failover;
 pub mod leader;
 pub mod netns;
 pub mod process;
