@@ -315,7 +315,7 @@ impl Recoverd {
         let msgs = match self.client.poll_messages() {
             Ok(m) => m,
             Err(e) if daemon_dead(&e) => {
-                error!("rctdbd closed the control connection ({e}) - exiting");
+                error!("rctdbd closed the control connection - exiting ({e})");
                 self.daemon_gone();
                 return Some(ExitCode::FAILURE);
             }
@@ -443,7 +443,7 @@ impl Recoverd {
             }
             Err(e) if daemon_dead(&e) => {
                 self.daemon_gone();
-                return Err(format!("rctdbd went away ({e}) - exiting"));
+                return Err(format!("rctdbd went away - exiting ({e})"));
             }
             Err(e) => return Err(format!("cannot read the node map: {e}")),
         };
