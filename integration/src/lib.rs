@@ -18,6 +18,7 @@
 //! temporary directory. Everything is removed on Drop, on panic, and (for a
 //! run that was killed) by the next run's start-up.
 
+pub mod bench;
 pub mod cluster;
 pub mod failover;
 pub mod leader;

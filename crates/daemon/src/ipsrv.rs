@@ -7,7 +7,6 @@ use super::{Daemon, Origin, Waiter, EINVAL, ENOENT};
 use crate::publicips::{ReleasePlan, TakePlan};
 use log::{error, info, warn};
 use rctdb_protocol::{Control, ControlError, Event, EventRun, NodeFlags, Pnn, PublicIpList, ReplyData, RunState};
-use std::collections::HashSet;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -29,22 +28,6 @@ pub(super) struct Garp {
 pub(super) enum IpJob {
     Take { reply: Option<(Origin, u32)>, ip: IpAddr, iface: String },
     Release { reply: Option<(Origin, u32)>, ip: IpAddr, new_owner: Pnn },
-}
-
-/// The addresses on local interfaces, from the kernel.
-pub(super) fn kernel_addrs() -> HashSet<IpAddr> {
-    let mut out = HashSet::new();
-    if let Ok(addrs) = nix::ifaddrs::getifaddrs() {
-        for a in addrs {
-            let Some(sa) = a.address else { continue };
-            if let Some(v4) = sa.as_sockaddr_in() {
-                out.insert(IpAddr::V4(v4.ip()));
-            } else if let Some(v6) = sa.as_sockaddr_in6() {
-                out.insert(IpAddr::V6(v6.ip()));
-            }
-        }
-    }
-    out
 }
 
 fn iface_exists(name: &str) -> bool {
@@ -110,7 +93,7 @@ impl Daemon {
                 }
             }
             Control::DelPublicIp(ip) => {
-                let has = kernel_addrs().contains(&ip);
+                let has = rctdb_sys::kernel_addrs().contains(&ip);
                 match self.publicips.delete(ip, own, has) {
                     Ok(now) => {
                         info!("Deleting public IP {ip}{}", if now { "" } else { " once it is released" });
@@ -131,7 +114,7 @@ impl Daemon {
             Control::ReloadPublicIps => {
                 match rctdb_config::PublicAddresses::load(&self.paths.public_addresses_file()) {
                     Ok(cfg) => {
-                        let has = kernel_addrs();
+                        let has = rctdb_sys::kernel_addrs();
                         let (added, removed) = self.publicips.reload(&cfg, own, &|ip| has.contains(&ip));
                         for ip in &added {
                             info!("New IP {ip} configured, adding it");
@@ -161,7 +144,7 @@ impl Daemon {
 
     fn take_ip(&mut self, ip: IpAddr, reply: Option<(Origin, u32)>) -> Option<Result<ReplyData, ControlError>> {
         let own = self.nodes.own();
-        let has = kernel_addrs().contains(&ip);
+        let has = rctdb_sys::kernel_addrs().contains(&ip);
         let Some(bits) = self.publicips.get(ip).map(|v| v.bits) else {
             return Some(Ok(ReplyData::None));
         };
@@ -199,7 +182,7 @@ impl Daemon {
         reply: Option<(Origin, u32)>,
     ) -> Option<Result<ReplyData, ControlError>> {
         self.garp.retain(|g| g.ip != ip);
-        let has = kernel_addrs().contains(&ip);
+        let has = rctdb_sys::kernel_addrs().contains(&ip);
         let Some(bits) = self.publicips.get(ip).map(|v| v.bits) else {
             return Some(Ok(ReplyData::None));
         };
@@ -258,7 +241,7 @@ impl Daemon {
             IpJob::Release { reply, ip, new_owner } => {
                 self.publicips.set_busy(ip, false);
                 // Whatever the script said, the kernel decides.
-                let result = if kernel_addrs().contains(&ip) {
+                let result = if rctdb_sys::kernel_addrs().contains(&ip) {
                     error!("IP {ip} still hosted during release IP callback, failing");
                     Err(ControlError::new(
                         EINVAL,
@@ -282,7 +265,7 @@ impl Daemon {
 
     /// Stop or ban: give up every address we hold.
     pub(super) fn release_all_ips(&mut self) {
-        let has = kernel_addrs();
+        let has = rctdb_sys::kernel_addrs();
         let held: Vec<IpAddr> = self.publicips.vnns().filter(|v| has.contains(&v.ip)).map(|v| v.ip).collect();
         if !held.is_empty() {
             info!("Releasing {} public IPs", held.len());
@@ -331,7 +314,7 @@ impl Daemon {
             return;
         }
         self.next_tickle_scan = now + Duration::from_secs(1);
-        let kernel = kernel_addrs();
+        let kernel = rctdb_sys::kernel_addrs();
         let own = self.nodes.own();
         let held: std::collections::BTreeSet<IpAddr> =
             self.publicips.vnns().filter(|v| v.owner == own && kernel.contains(&v.ip)).map(|v| v.ip).collect();

@@ -492,7 +492,7 @@ impl Recoverd {
         if list.known.is_empty() {
             return;
         }
-        let kernel = takeover::kernel_addrs();
+        let kernel = rctdb_sys::kernel_addrs();
         let mut want_run = false;
         for (ip, owner) in &list.known {
             if *owner == self.own && !kernel.contains(ip) {

@@ -22,22 +22,6 @@ pub fn decode_request(b: &[u8]) -> Option<(Pnn, u64)> {
     Some((Pnn(u32::from_le_bytes(b[0..4].try_into().ok()?)), u64::from_le_bytes(b[4..12].try_into().ok()?)))
 }
 
-/// The addresses on this host's interfaces.
-pub fn kernel_addrs() -> BTreeSet<IpAddr> {
-    let mut out = BTreeSet::new();
-    if let Ok(addrs) = nix::ifaddrs::getifaddrs() {
-        for a in addrs {
-            let Some(sa) = a.address else { continue };
-            if let Some(v4) = sa.as_sockaddr_in() {
-                out.insert(IpAddr::V4(v4.ip()));
-            } else if let Some(v6) = sa.as_sockaddr_in6() {
-                out.insert(IpAddr::V6(v6.ip()));
-            }
-        }
-    }
-    out
-}
-
 /// rctdbd died (kill -9, crash) and can no longer release this node's
 /// public addresses: remove every configured one that is still on a local
 /// interface, so that the address the leader moves elsewhere is not also
@@ -67,7 +51,7 @@ pub fn drop_public_addresses() {
             .status();
         match status {
             Ok(s) if s.success() => log::warn!("rctdbd is gone: removed public address {ip} from {}", a.interface_name),
-            _ if !kernel_addrs().contains(&ip) => {}
+            _ if !rctdb_sys::kernel_addrs().contains(&ip) => {}
             _ => log::error!("rctdbd is gone: failed to remove public address {ip} from {}", a.interface_name),
         }
     }

@@ -3,7 +3,9 @@
 //! Every other crate is `#![forbid(unsafe_code)]`; anything that needs
 //! `libc` directly lives here, small and documented.
 
+use std::collections::BTreeSet;
 use std::io;
+use std::net::IpAddr;
 
 /// Broken-down local time, as `localtime_r` gives it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -446,5 +448,30 @@ mod checksum_tests {
         assert_eq!(checksum_fold(checksum_add(0, &hdr)), 0xb861);
         // Odd lengths pad with a zero byte.
         assert_eq!(checksum_fold(checksum_add(0, &[0x01])), !0x0100);
+    }
+}
+
+/// The IPv4 and IPv6 addresses on this host's interfaces (`getifaddrs`):
+/// the kernel's answer to "do I hold this address?".
+pub fn kernel_addrs() -> BTreeSet<IpAddr> {
+    let mut out = BTreeSet::new();
+    if let Ok(addrs) = nix::ifaddrs::getifaddrs() {
+        for a in addrs {
+            let Some(sa) = a.address else { continue };
+            if let Some(v4) = sa.as_sockaddr_in() {
+                out.insert(IpAddr::V4(v4.ip()));
+            } else if let Some(v6) = sa.as_sockaddr_in6() {
+                out.insert(IpAddr::V6(v6.ip()));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod addr_tests {
+    #[test]
+    fn loopback_is_always_there() {
+        assert!(super::kernel_addrs().contains(&"127.0.0.1".parse().unwrap()));
     }
 }

@@ -136,17 +136,6 @@ fn link_down_sample(c: &Cluster, client: &mut rctdb_client::Client) -> Duration 
     dt
 }
 
-fn fmt(d: Duration) -> String {
-    let ms = d.as_secs_f64() * 1000.0;
-    if ms < 1.0 {
-        format!("{:.1} us", ms * 1000.0)
-    } else if ms < 100.0 {
-        format!("{ms:.2} ms")
-    } else {
-        format!("{ms:.0} ms")
-    }
-}
-
 fn print_table(rows: &[Row]) {
     println!();
     println!(
@@ -160,17 +149,21 @@ fn print_table(rows: &[Row]) {
         let median = if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2 };
         let p90 = v[((n * 9).div_ceil(10)).max(1) - 1];
         let goal = match r.goal {
-            Some(g) => format!("<= {} {}", fmt(g), if median <= g { "met" } else { "MISSED" }),
+            Some(g) => format!(
+                "<= {} {}",
+                rctdb_integration::bench::fmt_duration(g),
+                if median <= g { "met" } else { "MISSED" }
+            ),
             None => "-".to_string(),
         };
         println!(
             "{:<38} {:>5} {:>10} {:>10} {:>10} {:>10}  {:>14}  {}",
             r.name,
             n,
-            fmt(median),
-            fmt(p90),
-            fmt(v[0]),
-            fmt(v[n - 1]),
+            rctdb_integration::bench::fmt_duration(median),
+            rctdb_integration::bench::fmt_duration(p90),
+            rctdb_integration::bench::fmt_duration(v[0]),
+            rctdb_integration::bench::fmt_duration(v[n - 1]),
             r.ctdb,
             goal
         );

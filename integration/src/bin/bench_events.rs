@@ -105,15 +105,15 @@ fn runner_cost(runs: usize, rows: &mut Vec<Row>, notes: &mut Vec<String>) {
     notes.push(format!(
         "(a) per script, from medians: runner (T10-T0)/10 = {}, shell loop (S10-S0)/10 = {}; \
          the runner adds {} per script over a shell; fixed cost of one event (T0) {}",
-        fmt_s(daemon_per),
-        fmt_s(shell_per),
-        fmt_s(daemon_per - shell_per),
-        fmt(median(&t0))
+        rctdb_integration::bench::fmt_secs(daemon_per),
+        rctdb_integration::bench::fmt_secs(shell_per),
+        rctdb_integration::bench::fmt_secs(daemon_per - shell_per),
+        rctdb_integration::bench::fmt_duration(median(&t0))
     ));
     notes.push(format!(
         "(a) per script, whole event / 10: runner {}, shell loop {}",
-        fmt_s(median(&t10).as_secs_f64() / TRIVIAL as f64),
-        fmt_s(median(&s10).as_secs_f64() / TRIVIAL as f64)
+        rctdb_integration::bench::fmt_secs(median(&t10).as_secs_f64() / TRIVIAL as f64),
+        rctdb_integration::bench::fmt_secs(median(&s10).as_secs_f64() / TRIVIAL as f64)
     ));
     rows.push(Row { name: "(a) run_event(monitor), 0 scripts (T0)".into(), samples: t0, ctdb: "-" });
     rows.push(Row { name: format!("(a) run_event(monitor), {TRIVIAL} scripts (T10)"), samples: t10, ctdb: "-" });
@@ -339,21 +339,6 @@ fn median(v: &[Duration]) -> Duration {
     }
 }
 
-fn fmt(d: Duration) -> String {
-    fmt_s(d.as_secs_f64())
-}
-
-fn fmt_s(s: f64) -> String {
-    let ms = s * 1000.0;
-    if ms.abs() < 1.0 {
-        format!("{:.0} us", ms * 1000.0)
-    } else if ms.abs() < 100.0 {
-        format!("{ms:.2} ms")
-    } else {
-        format!("{ms:.0} ms")
-    }
-}
-
 fn print_table(rows: &[Row]) {
     println!();
     println!(
@@ -369,10 +354,10 @@ fn print_table(rows: &[Row]) {
             "{:<44} {:>5} {:>10} {:>10} {:>10} {:>10}  {:>18}",
             r.name,
             n,
-            fmt(median(&v)),
-            fmt(p90),
-            fmt(v[0]),
-            fmt(v[n - 1]),
+            rctdb_integration::bench::fmt_duration(median(&v)),
+            rctdb_integration::bench::fmt_duration(p90),
+            rctdb_integration::bench::fmt_duration(v[0]),
+            rctdb_integration::bench::fmt_duration(v[n - 1]),
             r.ctdb
         );
     }

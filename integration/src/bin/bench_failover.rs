@@ -141,7 +141,7 @@ fn main() {
         let mut samples = Vec::new();
         for run in 0..runs {
             let x = measure(s);
-            eprintln!("{} run {}/{runs}: {}", s.name(), run + 1, fmt(x.total));
+            eprintln!("{} run {}/{runs}: {}", s.name(), run + 1, rctdb_integration::bench::fmt_duration(x.total));
             samples.push(x);
         }
         results.push((s, samples));
@@ -334,15 +334,6 @@ fn median_f(v: &mut [f64]) -> Option<f64> {
     Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
 }
 
-fn fmt(d: Duration) -> String {
-    let ms = d.as_secs_f64() * 1000.0;
-    if ms < 100.0 {
-        format!("{ms:.1} ms")
-    } else {
-        format!("{ms:.0} ms")
-    }
-}
-
 fn print_table(results: &[(Scenario, Vec<Sample>)]) {
     println!();
     println!(
@@ -358,10 +349,10 @@ fn print_table(results: &[(Scenario, Vec<Sample>)]) {
             "{:<46} {:>4} {:>9} {:>9} {:>9} {:>9}  {:>9} {:>7}",
             s.name(),
             n,
-            fmt(median),
-            fmt(p90),
-            fmt(v[0]),
-            fmt(v[n - 1]),
+            rctdb_integration::bench::fmt_duration(median),
+            rctdb_integration::bench::fmt_duration(p90),
+            rctdb_integration::bench::fmt_duration(v[0]),
+            rctdb_integration::bench::fmt_duration(v[n - 1]),
             s.ctdb(),
             s.goal()
         );

@@ -110,8 +110,8 @@ fn main() {
                     "{} {name} run {}/{runs}: new leader after {}, recovered after {}",
                     fault.name(),
                     run + 1,
-                    fmt(l),
-                    fmt(r)
+                    rctdb_integration::bench::fmt_duration(l),
+                    rctdb_integration::bench::fmt_duration(r)
                 );
                 to_leader.push(l);
                 to_recovered.push(r);
@@ -190,15 +190,6 @@ fn sample(b: Builder, fault: Fault) -> (Duration, Duration) {
     (t_leader, t_recovered)
 }
 
-fn fmt(d: Duration) -> String {
-    let ms = d.as_secs_f64() * 1000.0;
-    if ms < 100.0 {
-        format!("{ms:.1} ms")
-    } else {
-        format!("{ms:.0} ms")
-    }
-}
-
 fn print_table(rows: &[Row]) {
     println!();
     println!(
@@ -215,10 +206,10 @@ fn print_table(rows: &[Row]) {
             "{:<58} {:>5} {:>10} {:>10} {:>10} {:>10}  {}",
             r.name,
             n,
-            fmt(median),
-            fmt(p90),
-            fmt(v[0]),
-            fmt(v[n - 1]),
+            rctdb_integration::bench::fmt_duration(median),
+            rctdb_integration::bench::fmt_duration(p90),
+            rctdb_integration::bench::fmt_duration(v[0]),
+            rctdb_integration::bench::fmt_duration(v[n - 1]),
             r.ctdb
         );
     }
