@@ -147,6 +147,8 @@ pub struct StatusData {
     pub vnnmap: VnnMap,
     pub recmode: RecMode,
     pub leader: Pnn,
+    /// Split-brain state of the queried node (rctdb's addition).
+    pub safety: rctdb_protocol::Safety,
 }
 
 fn recmode_name(m: RecMode) -> &'static str {
@@ -173,7 +175,29 @@ pub fn status_human(s: &StatusData) -> String {
     }
     let _ = writeln!(out, "Recovery mode:{} ({})", recmode_name(s.recmode), s.recmode.as_u32());
     out.push_str(&leader_line("Leader:", s.leader));
+    out.push_str(&safety_lines(&s.safety));
     out
+}
+
+/// rctdb's additions to `status`: why addresses are down, in words.
+pub fn safety_lines(s: &rctdb_protocol::Safety) -> String {
+    let mut out = String::new();
+    for h in &s.held_back {
+        let ips: Vec<String> = h.ips.iter().map(|i| i.to_string()).collect();
+        let _ = writeln!(out, "Addresses of node {} held back ({}): {}", h.pnn, ips.join(","), h.reason);
+    }
+    if let Some(r) = &s.released {
+        let _ = writeln!(out, "This node released its public addresses: {r}");
+    }
+    if let Some(t) = &s.stuck {
+        let _ = writeln!(out, "{t}");
+    }
+    out
+}
+
+/// Why an address is held back, if it is.
+pub fn held_back_reason(s: &rctdb_protocol::Safety, ip: IpAddr) -> Option<String> {
+    s.held_back.iter().find(|h| h.ips.contains(&ip)).map(|h| format!("node {}: {}", h.pnn, h.reason))
 }
 
 fn leader_line(prefix: &str, leader: Pnn) -> String {
@@ -249,7 +273,7 @@ pub fn status_json(s: &StatusData) -> Value {
     };
     let vnn_map: Vec<Value> =
         s.vnnmap.map.iter().enumerate().map(|(hash, l)| json!({"hash": hash, "lmaster": l.0})).collect();
-    json!({
+    let mut v = json!({
         "node_status": node_status_json(&s.map, &rows),
         "vnn_status": {
             "generation": generation,
@@ -259,7 +283,28 @@ pub fn status_json(s: &StatusData) -> Value {
         "recovery_mode": recmode_name(s.recmode),
         "recovery_mode_raw": s.recmode.as_u32(),
         "leader": s.leader.0,
-    })
+    });
+    let held: Vec<Value> = s
+        .safety
+        .held_back
+        .iter()
+        .map(|h| {
+            let ips: Vec<String> = h.ips.iter().map(|i| i.to_string()).collect();
+            json!({"pnn": h.pnn.0, "addresses": ips, "reason": h.reason})
+        })
+        .collect();
+    if let Some(o) = v.as_object_mut() {
+        if !held.is_empty() {
+            o.insert("held_back".into(), json!(held));
+        }
+        if let Some(r) = &s.safety.released {
+            o.insert("released".into(), json!(r));
+        }
+        if let Some(t) = &s.safety.stuck {
+            o.insert("stuck".into(), json!(t));
+        }
+    }
+    v
 }
 
 /// `nodestatus` human form: node lines, with the header only for `all`.
@@ -626,6 +671,8 @@ pub struct IpRow {
     /// For `-v`: details from the owner (`all`) or the queried node;
     /// `None` prints empty lists (an unassigned address under `all`).
     pub ifaces: Option<IpIfaces>,
+    /// Held back by the leader (waiting for a fence or a lease): why.
+    pub held: Option<String>,
 }
 
 /// Sort as CTDB does: IPv4 before IPv6, each in numeric order.
@@ -672,7 +719,14 @@ pub fn ip_human(node: Option<Pnn>, rows: &[IpRow], verbose: bool) -> String {
                 i.configured.join(",")
             );
         } else {
-            let _ = writeln!(out, "{} {owner}", r.ip);
+            match &r.held {
+                Some(why) => {
+                    let _ = writeln!(out, "{} {owner} (held back: {why})", r.ip);
+                }
+                None => {
+                    let _ = writeln!(out, "{} {owner}", r.ip);
+                }
+            }
         }
     }
     out
@@ -715,6 +769,9 @@ pub fn ip_json(node: Option<Pnn>, rows: &[IpRow], verbose: bool) -> Value {
                 o.insert("active".into(), json!(i.active));
                 o.insert("available".into(), json!(i.available));
                 o.insert("configured".into(), json!(i.configured));
+            }
+            if let Some(why) = &r.held {
+                o.insert("held_back".into(), json!(why));
             }
             Value::Object(o)
         })
@@ -837,7 +894,43 @@ mod tests {
             vnnmap: VnnMap { generation: Generation(654321), map: vec![Pnn(0), Pnn(1), Pnn(2)] },
             recmode: RecMode::Normal,
             leader: Pnn(0),
+            safety: rctdb_protocol::Safety::default(),
         }
+    }
+
+    #[test]
+    fn status_says_why_addresses_are_down() {
+        let mut s = three();
+        s.safety = rctdb_protocol::Safety {
+            lease_left_ms: None,
+            released: Some("lease expired: no contact with the leader for 1.2s".into()),
+            held_back: vec![rctdb_protocol::HeldBack {
+                pnn: Pnn(2),
+                ips: vec![ip("198.51.100.3"), ip("198.51.100.6")],
+                reason: "waiting for the fence command".into(),
+            }],
+            stuck: Some("Cluster stuck: the cluster lock is held by node 0, which is unreachable".into()),
+        };
+        let text = status_human(&s);
+        assert!(text.ends_with(
+            "Leader:0\n\
+             Addresses of node 2 held back (198.51.100.3,198.51.100.6): waiting for the fence command\n\
+             This node released its public addresses: lease expired: no contact with the leader for 1.2s\n\
+             Cluster stuck: the cluster lock is held by node 0, which is unreachable\n"
+        ));
+        let v = status_json(&s);
+        assert_eq!(v["held_back"][0]["pnn"], 2);
+        assert_eq!(v["stuck"].as_str().map(|t| t.starts_with("Cluster stuck")), Some(true));
+        assert_eq!(
+            held_back_reason(&s.safety, ip("198.51.100.6")).as_deref(),
+            Some("node 2: waiting for the fence command")
+        );
+        assert_eq!(held_back_reason(&s.safety, ip("198.51.100.1")), None);
+        let rows = [IpRow { ip: ip("198.51.100.3"), owner: Pnn(2), ifaces: None, held: Some("node 2: fence".into()) }];
+        assert_eq!(
+            ip_human(Some(Pnn(0)), &rows, false),
+            "Public IPs on node 0\n198.51.100.3 2 (held back: node 2: fence)\n"
+        );
     }
 
     #[test]
@@ -1555,7 +1648,7 @@ Duration of last recovery/failover: never
     fn ip_matches_ctdb_example() {
         let rows: Vec<IpRow> = [("10.0.0.31", 0), ("10.0.0.32", 1), ("10.0.0.33", 2)]
             .iter()
-            .map(|&(a, p)| IpRow { ip: ip(a), owner: Pnn(p), ifaces: None })
+            .map(|&(a, p)| IpRow { ip: ip(a), owner: Pnn(p), ifaces: None, held: None })
             .collect();
         assert_eq!(
             ip_human(Some(Pnn(0)), &rows, false),
@@ -1566,7 +1659,7 @@ Duration of last recovery/failover: never
 "
         );
         assert_eq!(ip_machine(&rows[..1], false, '|'), "|Public IP|Node|\n|10.0.0.31|0|\n");
-        let unassigned = [IpRow { ip: ip("10.0.0.34"), owner: Pnn::UNKNOWN, ifaces: None }];
+        let unassigned = [IpRow { ip: ip("10.0.0.34"), owner: Pnn::UNKNOWN, ifaces: None, held: None }];
         assert_eq!(ip_human(Some(Pnn(1)), &unassigned, false), "Public IPs on node 1\n10.0.0.34 -1\n");
         assert_eq!(ip_machine(&unassigned, false, ':'), ":Public IP:Node:\n:10.0.0.34:-1:\n");
         assert_eq!(ip_human(Some(Pnn(2)), &[], false), "Public IPs on node 2\n");
@@ -1579,9 +1672,9 @@ Duration of last recovery/failover: never
     #[test]
     fn ip_all_verbose_matches_ctdb_example() {
         let rows = vec![
-            IpRow { ip: ip("10.0.0.31"), owner: Pnn(0), ifaces: Some(eth2_eth1(Some(0))) },
-            IpRow { ip: ip("10.0.0.32"), owner: Pnn::UNKNOWN, ifaces: None },
-            IpRow { ip: ip("fd00::5357:5f01"), owner: Pnn(2), ifaces: Some(eth2_eth1(Some(0))) },
+            IpRow { ip: ip("10.0.0.31"), owner: Pnn(0), ifaces: Some(eth2_eth1(Some(0))), held: None },
+            IpRow { ip: ip("10.0.0.32"), owner: Pnn::UNKNOWN, ifaces: None, held: None },
+            IpRow { ip: ip("fd00::5357:5f01"), owner: Pnn(2), ifaces: Some(eth2_eth1(Some(0))), held: None },
         ];
         assert_eq!(
             ip_human(None, &rows, true),
@@ -1606,7 +1699,7 @@ fd00::5357:5f01 node[2] active[eth2] available[eth2,eth1] configured[eth2,eth1]
             active: None,
             ifaces: vec![iface("eth2", true, 0), iface("eth3", true, 0)],
         };
-        let rows = [IpRow { ip: info.ip, owner: Pnn(1), ifaces: Some(IpIfaces::from_info(&info)) }];
+        let rows = [IpRow { ip: info.ip, owner: Pnn(1), ifaces: Some(IpIfaces::from_info(&info)), held: None }];
         assert_eq!(
             ip_machine(&rows, true, '|'),
             "|Public IP|Node|ActiveInterfaces|AvailableInterfaces|ConfiguredInterfaces|
@@ -1677,8 +1770,8 @@ fd00::5357:5f01 node[2] active[eth2] available[eth2,eth1] configured[eth2,eth1]
     #[test]
     fn ip_json_shapes() {
         let rows = vec![
-            IpRow { ip: ip("10.0.0.31"), owner: Pnn(0), ifaces: Some(eth2_eth1(Some(0))) },
-            IpRow { ip: ip("10.0.0.32"), owner: Pnn::UNKNOWN, ifaces: None },
+            IpRow { ip: ip("10.0.0.31"), owner: Pnn(0), ifaces: Some(eth2_eth1(Some(0))), held: None },
+            IpRow { ip: ip("10.0.0.32"), owner: Pnn::UNKNOWN, ifaces: None, held: None },
         ];
         assert_eq!(
             ip_json(Some(Pnn(1)), &rows, false).to_string(),

@@ -261,6 +261,8 @@ impl Ctx<'_> {
             known
         };
         let verbose = self.opts.verbose;
+        // Held-back addresses are marked; an older rctdbd has no answer.
+        let safety = self.client.safety(self.dest(pnn)).unwrap_or_default();
         let mut rows = Vec::with_capacity(known.len());
         for (ip, owner) in known {
             let from = if all { owner } else { pnn };
@@ -272,7 +274,8 @@ impl Ctx<'_> {
                 } else {
                     None
                 };
-            rows.push(IpRow { ip, owner, ifaces });
+            let held = format::held_back_reason(&safety, ip);
+            rows.push(IpRow { ip, owner, ifaces, held });
         }
         let node = if all { None } else { Some(pnn) };
         let text = match self.machine_sep() {

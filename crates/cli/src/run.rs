@@ -342,6 +342,7 @@ impl Ctx<'_> {
                     vnnmap: self.client.vnnmap(dest)?,
                     recmode: self.client.recmode(dest)?,
                     leader: self.client.leader(dest)?,
+                    safety: self.client.safety(dest).unwrap_or_default(),
                 };
                 let text = match sep {
                     Some(sep) => format::status_machine(&data, sep),

@@ -279,6 +279,8 @@ impl Client {
         set_ban(seconds: u32) -> (), Control::SetBanState { seconds }, ReplyData::None => ());
     typed!(/// A node's public addresses.
         public_ips() -> PublicIpList, Control::GetPublicIps, ReplyData::PublicIps(l) => l);
+    typed!(/// The node's split-brain state: lease, held-back addresses, stuck.
+        safety() -> rctdb_protocol::Safety, Control::GetSafety, ReplyData::Safety(s) => s);
     typed!(/// Run an event on a node and wait for it.
         run_event(event: Event, args: Vec<String>, timeout_ms: Option<u64>) -> EventRun,
         Control::RunEvent { event, args, timeout_ms }, ReplyData::EventRun(r) => r);

@@ -74,6 +74,7 @@ impl Daemon {
                 if owner != own {
                     Err(ControlError::new(EINVAL, format!("TAKEOVER_IP for node {owner} sent to node {own}")))
                 } else {
+                    self.takeover_contact();
                     return self.take_ip(ip, Some((origin, reqid)));
                 }
             }
@@ -254,6 +255,7 @@ impl Daemon {
                     if self.publicips.released(ip, new_owner) {
                         info!("Deleted public IP {ip} after its release");
                     }
+                    self.maybe_goodbye();
                     Ok(ReplyData::None)
                 };
                 if let Some((origin, reqid)) = reply {

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod events;
+mod lease;
 mod liveness;
 mod monitor;
 mod net;
@@ -147,6 +148,7 @@ fn start(interactive: bool) -> Result<(), String> {
         script_log_level,
         cluster_lock: conf.cluster.cluster_lock.as_ref().map(|l| l.to_string()),
         leader_timeout: conf.cluster.leader_timeout,
+        lease_time: conf.failover.lease_time,
         public_addresses,
         recoverd: recoverd_program().map(|p| {
             // The recovery daemon logs where we do.

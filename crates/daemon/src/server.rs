@@ -14,6 +14,8 @@ use crate::supervisor::Supervisor;
 
 #[path = "ipsrv.rs"]
 mod ipsrv;
+#[path = "leasesrv.rs"]
+mod leasesrv;
 use ipsrv::{Garp, IpJob};
 use log::{debug, error, info, trace, warn};
 use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
@@ -83,6 +85,8 @@ pub struct Setup {
     pub recoverd: Option<(PathBuf, Vec<(String, String)>)>,
     /// This node's `public_addresses`.
     pub public_addresses: rctdb_config::PublicAddresses,
+    /// `[failover] lease time`.
+    pub lease_time: Duration,
 }
 
 enum Stream {
@@ -148,6 +152,11 @@ struct Peer {
     /// ours to it is still being made (it just came back): sent once ours
     /// is up, dropped if the link is lost. Bounded.
     waiting: Vec<Packet>,
+    /// Since it was lost, a connection to it was refused (host up,
+    /// rctdbd not running).
+    refused: bool,
+    /// It said goodbye (clean shutdown, no address held) before leaving.
+    goodbye: bool,
 }
 
 /// At most this many packets wait for a peer's connection.
@@ -240,6 +249,12 @@ pub struct Daemon {
     /// Connections on public addresses, ours and those other nodes hold.
     tickles: std::collections::BTreeMap<IpAddr, crate::tickles::Conns>,
     next_tickle_scan: Instant,
+    lease: crate::lease::Lease,
+    grantor: crate::lease::Grantor,
+    /// The local client whose leader broadcasts let us grant leases.
+    claim_client: Option<Token>,
+    reported: leasesrv::Reported,
+    goodbye_sent: bool,
 }
 
 fn micros(t: SystemTime) -> u64 {
@@ -323,6 +338,11 @@ impl Daemon {
             garp: Vec::new(),
             tickles: std::collections::BTreeMap::new(),
             next_tickle_scan: now,
+            lease: crate::lease::Lease::new(setup.lease_time, now),
+            grantor: crate::lease::Grantor::default(),
+            claim_client: None,
+            reported: leasesrv::Reported::default(),
+            goodbye_sent: false,
         })
     }
 
@@ -387,6 +407,7 @@ impl Daemon {
         }
         if !self.publicips.is_empty() {
             d = d.min(self.next_tickle_scan);
+            d = d.min(self.lease_deadline(Instant::now()));
         }
         for t in
             [self.runner.poll_timeout(), self.monitor.poll_timeout(), self.startup_retry_at, self.ban_until, supervisor]
@@ -591,8 +612,18 @@ impl Daemon {
                 Err(e) => {
                     trace!("Connect to node {pnn} failed: {e}");
                     self.close(token);
+                    let lost = !self.nodes.is_connected(pnn);
+                    let mut first_refusal = false;
                     if let Some(p) = self.peers.get_mut(&pnn) {
                         p.retry_at = Some(Instant::now() + CONNECT_RETRY);
+                        if lost && e.kind() == io::ErrorKind::ConnectionRefused && !p.refused {
+                            p.refused = true;
+                            first_refusal = true;
+                        }
+                    }
+                    if first_refusal {
+                        info!("Node {pnn} refuses connections: its host is up, rctdbd is not running there");
+                        self.notify_node_map_changed();
                     }
                 }
             }
@@ -694,6 +725,7 @@ impl Daemon {
         let _ = self.poll.registry().deregister(conn.stream.source());
         match conn.kind {
             ConnKind::Client => {
+                self.on_client_closed(token);
                 for set in self.srvids.values_mut() {
                     set.remove(&token);
                 }
@@ -735,6 +767,10 @@ impl Daemon {
         for action in actions {
             match action {
                 LinkAction::Connected => {
+                    if let Some(p) = self.peers.get_mut(&pnn) {
+                        p.refused = false;
+                        p.goodbye = false;
+                    }
                     self.nodes.mark_connected(pnn);
                     self.notify_node_map_changed();
                     info!(
@@ -911,6 +947,7 @@ impl Daemon {
             }
             Packet::Message(mut m) => {
                 m.src = self.nodes.own();
+                self.on_leader_claim(token, &m);
                 self.route_message(m);
             }
             Packet::Reply(_) | Packet::Keepalive(_) => {
@@ -984,6 +1021,9 @@ impl Daemon {
             self.reply_to_client(token, req.reqid, own, Err(err));
             return;
         }
+        if matches!(req.control, Control::TakeoverIp { .. }) {
+            self.takeover_forwarded(dest);
+        }
         let id = self.next_forward;
         self.next_forward = self.next_forward.wrapping_add(1).max(1);
         let packet = Packet::Control(ControlRequest { reqid: id, src: own, dest, control: req.control });
@@ -1031,6 +1071,9 @@ impl Daemon {
     }
 
     fn deliver_locally(&mut self, m: &Message) {
+        if self.on_safety_message(m) {
+            return;
+        }
         if m.srvid == srvid::NODE_FLAGS {
             self.on_node_flags(m);
             return;
@@ -1178,6 +1221,8 @@ impl Daemon {
                 Ok(ReplyData::None)
             }
             Control::GetReclock => Ok(ReplyData::Reclock(self.cluster_lock.clone())),
+            Control::GetSafety => self.safety(),
+            Control::GetLeases => self.leases(),
             Control::SetBanState { seconds } => {
                 self.set_ban(seconds);
                 Ok(ReplyData::None)
@@ -1579,6 +1624,10 @@ impl Daemon {
             sup.stop();
         }
         self.startup_retry_at = None;
+        // Give our addresses up first (the runner is serial: the releases
+        // run before the shutdown event), then say goodbye.
+        self.release_all_ips();
+        self.maybe_goodbye();
         self.submit_event(Event::Shutdown, vec![], None, Waiter::Shutdown);
     }
 
@@ -1630,6 +1679,9 @@ impl Daemon {
         }
         self.garp_timers(now);
         self.tickle_timers(now);
+        if !self.publicips.is_empty() {
+            self.lease_timers(now);
+        }
         let (runner, mut host) = self.host();
         let done = runner.tick(now, &mut host);
         self.on_completions(done);

@@ -22,8 +22,8 @@ mod types;
 
 pub use frame::{decode, encode, try_encode, FrameBuffer, FrameError, HEADER_LEN, MAGIC, MAX_BODY_LEN, VERSION};
 pub use packet::{
-    srvid, Control, ControlError, ControlReply, ControlRequest, IfaceInfo, Keepalive, Message, Packet, PublicIpInfo,
-    PublicIpList, ReplyData,
+    decode_held_back, encode_held_back, srvid, Control, ControlError, ControlReply, ControlRequest, HeldBack,
+    IfaceInfo, Keepalive, Message, Packet, PeerLease, PublicIpInfo, PublicIpList, ReplyData, Safety,
 };
 pub use types::{
     DebugLevel, Event, EventRun, Generation, NodeFlags, NodeInfo, NodeMap, ParseLevelError, Pnn, RecMode, RunState,

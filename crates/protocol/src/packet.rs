@@ -171,6 +171,12 @@ pub enum Control {
     IpReallocated,
     /// Start of a takeover run: run `startipreallocate`.
     StartIpReallocate,
+    /// This node's split-brain state (lease, addresses held back, why
+    /// the cluster has no leader); replies [`ReplyData::Safety`].
+    GetSafety,
+    /// What this node knows about every peer's lease and departure;
+    /// replies [`ReplyData::Leases`]. Used by the leader.
+    GetLeases,
 }
 
 impl Control {
@@ -218,6 +224,8 @@ impl Control {
             Control::ReloadPublicIps => "RELOAD_PUBLIC_IPS",
             Control::IpReallocated => "IPREALLOCATED",
             Control::StartIpReallocate => "START_IPREALLOCATE",
+            Control::GetSafety => "GET_SAFETY",
+            Control::GetLeases => "GET_LEASES",
         }
     }
 }
@@ -248,6 +256,56 @@ pub enum ReplyData {
     PublicIps(PublicIpList),
     PublicIpInfo(PublicIpInfo),
     Ifaces(Vec<IfaceInfo>),
+    Safety(Safety),
+    Leases(Vec<PeerLease>),
+}
+
+/// A node's split-brain state, for `rctdb status` and `rctdb ip`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Safety {
+    /// Milliseconds left on this node's lease from the leader; `None`
+    /// if it holds none (never granted, or expired).
+    pub lease_left_ms: Option<u64>,
+    /// Why this node released its public addresses by itself, while that
+    /// is still the case.
+    pub released: Option<String>,
+    /// Addresses the leader keeps unassigned, per lost node.
+    pub held_back: Vec<HeldBack>,
+    /// Why this node's recovery daemon sees no leader, if it is stuck.
+    pub stuck: Option<String>,
+}
+
+/// Addresses of a lost node that stay unassigned until it is fenced or
+/// its lease has surely expired.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldBack {
+    pub pnn: Pnn,
+    pub ips: Vec<IpAddr>,
+    /// What they wait for, in words ("waiting for the fence command").
+    pub reason: String,
+}
+
+/// What a node knows about one peer, for the leader's hold-back rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerLease {
+    pub pnn: Pnn,
+    /// Milliseconds since this node last granted the peer a lease (it
+    /// received the peer's request then); `None` if never.
+    pub granted_ms_ago: Option<u64>,
+    /// Since the peer was lost, a connection to it was refused: its host
+    /// is up and rctdbd is not running there.
+    pub refused: bool,
+    /// The peer said goodbye: it shut down cleanly holding no address.
+    pub goodbye: bool,
+}
+
+/// Payload of [`srvid::HELD_BACK`].
+pub fn encode_held_back(list: &[HeldBack]) -> Vec<u8> {
+    postcard::to_allocvec(list).unwrap_or_default()
+}
+
+pub fn decode_held_back(b: &[u8]) -> Option<Vec<HeldBack>> {
+    postcard::from_bytes(b).ok()
 }
 
 /// A node's public addresses.
@@ -303,6 +361,25 @@ pub mod srvid {
     /// A node announces its own flags: payload `pnn u32 LE, flags u32 LE`.
     /// Handled by rctdbd itself.
     pub const NODE_FLAGS: u64 = 0xF400_0000_0000_0000;
+    /// Lease request from a node's rctdbd to every connected node:
+    /// payload `pnn u32 LE, seq u64 LE`. Handled by rctdbd; only the
+    /// leader's node answers.
+    pub const LEASE_REQUEST: u64 = 0xF600_0000_0000_0000;
+    /// Lease grant from the leader's rctdbd: payload `seq u64 LE` of the
+    /// request it grants. Handled by rctdbd.
+    pub const LEASE_GRANT: u64 = 0xF600_0000_0000_0001;
+    /// A node shutting down cleanly, holding no public address: payload
+    /// `pnn u32 LE`. Handled by rctdbd.
+    pub const GOODBYE: u64 = 0xF600_0000_0000_0002;
+    /// The leader's list of held-back addresses ([`super::encode_held_back`]),
+    /// broadcast to every rctdbd for `status`. Handled by rctdbd.
+    pub const HELD_BACK: u64 = 0xF600_0000_0000_0003;
+    /// A recovery daemon tells its rctdbd why it sees no leader (UTF-8
+    /// text; empty: not stuck). Handled by rctdbd.
+    pub const STUCK: u64 = 0xF600_0000_0000_0004;
+    /// A recovery daemon fenced a node: payload `pnn u32 LE`. For the
+    /// other recovery daemons, so a new leader does not fence it again.
+    pub const FENCED: u64 = 0xF600_0000_0000_0005;
     /// Base of the range from which clients pick private reply srvids.
     pub const CLIENT_BASE: u64 = 0xBE00_0000_0000_0000;
 }

@@ -205,6 +205,8 @@ fn controls() -> Vec<(Control, &'static str)> {
         (Control::ReloadPublicIps, "5243544401000000 0d000000 0107ffffffff0f818080800f26"),
         (Control::IpReallocated, "5243544401000000 0d000000 0107ffffffff0f818080800f27"),
         (Control::StartIpReallocate, "5243544401000000 0d000000 0107ffffffff0f818080800f28"),
+        (Control::GetSafety, "5243544401000000 0d000000 0107ffffffff0f818080800f29"),
+        (Control::GetLeases, "5243544401000000 0d000000 0107ffffffff0f818080800f2a"),
     ]
 }
 
@@ -252,6 +254,26 @@ fn replies() -> Vec<(ReplyData, &'static str)> {
             "5243544401000000 1d000000 020702000f000a00001f18010100020465746830010204657468310000",
         ),
         (ReplyData::Ifaces(sample_ifaces()), "5243544401000000 14000000 0207020010020465746830010204657468310000"),
+        (
+            ReplyData::Safety(Safety {
+                lease_left_ms: Some(1500),
+                released: None,
+                held_back: vec![HeldBack {
+                    pnn: Pnn(2),
+                    ips: vec![Ipv4Addr::new(10, 0, 0, 31).into()],
+                    reason: "fence".into(),
+                }],
+                stuck: Some("lock".into()),
+            }),
+            "5243544401000000 1d000000 020702001101dc0b00010201000a00001f0566656e636501046c6f636b",
+        ),
+        (
+            ReplyData::Leases(vec![
+                PeerLease { pnn: Pnn(1), granted_ms_ago: Some(300), refused: false, goodbye: true },
+                PeerLease { pnn: Pnn(2), granted_ms_ago: None, refused: true, goodbye: false },
+            ]),
+            "5243544401000000 10000000 0207020012020101ac02000102000100",
+        ),
     ]
 }
 
@@ -466,6 +488,12 @@ fn srvids_are_pinned() {
         (srvid::RELOAD_NODES, 0xFA00_0000_0000_0000),
         (srvid::NODE_FLAGS, 0xF400_0000_0000_0000),
         (srvid::CLIENT_BASE, 0xBE00_0000_0000_0000),
+        (srvid::LEASE_REQUEST, 0xF600_0000_0000_0000),
+        (srvid::LEASE_GRANT, 0xF600_0000_0000_0001),
+        (srvid::GOODBYE, 0xF600_0000_0000_0002),
+        (srvid::HELD_BACK, 0xF600_0000_0000_0003),
+        (srvid::STUCK, 0xF600_0000_0000_0004),
+        (srvid::FENCED, 0xF600_0000_0000_0005),
     ];
     for (got, want) in all {
         assert_eq!(got, want);
@@ -529,6 +557,8 @@ fn control_position(c: &Control) -> usize {
         Control::ReloadPublicIps => 38,
         Control::IpReallocated => 39,
         Control::StartIpReallocate => 40,
+        Control::GetSafety => 41,
+        Control::GetLeases => 42,
     }
 }
 
@@ -551,6 +581,8 @@ fn reply_position(r: &ReplyData) -> usize {
         ReplyData::PublicIps(_) => 14,
         ReplyData::PublicIpInfo(_) => 15,
         ReplyData::Ifaces(_) => 16,
+        ReplyData::Safety(_) => 17,
+        ReplyData::Leases(_) => 18,
     }
 }
 

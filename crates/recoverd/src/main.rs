@@ -12,6 +12,7 @@
 //! Controls are synchronous with bounded timeouts.
 #![forbid(unsafe_code)]
 
+mod fence;
 mod leader;
 mod lock;
 mod policy;
@@ -38,6 +39,8 @@ const PARENT: Token = Token(1);
 const LOCK: Token = Token(2);
 const SIGNALS: Token = Token(3);
 const CHILD: Token = Token(4);
+/// Fence programs' output pipes get tokens from here on.
+const FIRST_FENCE: usize = 100;
 
 fn now_us() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
@@ -77,6 +80,7 @@ fn run() -> Result<ExitCode, String> {
     client.register_srvid(Pnn::CURRENT, srvid::ELECTION).map_err(|e| e.to_string())?;
     client.register_srvid(Pnn::CURRENT, srvid::NODE_MAP_CHANGED).map_err(|e| e.to_string())?;
     client.register_srvid(Pnn::CURRENT, srvid::TAKEOVER_RUN).map_err(|e| e.to_string())?;
+    client.register_srvid(Pnn::CURRENT, srvid::FENCED).map_err(|e| e.to_string())?;
     let lock_argv = conf.cluster.cluster_lock.as_ref().map(helper_argv);
     match &conf.cluster.cluster_lock {
         Some(l) => info!("Cluster lock is {l}"),
@@ -139,6 +143,28 @@ struct Recoverd {
     signals: std::os::unix::net::UnixStream,
     /// SIGCHLD self-pipe.
     children: std::os::unix::net::UnixStream,
+    fencer: fence::Fencer,
+    lease_time: Duration,
+    /// When we last became leader.
+    leader_since: Instant,
+    /// The last leader other than us that we heard of.
+    last_leader: Pnn,
+    /// Since when no leader is known.
+    no_leader_since: Option<Instant>,
+    /// The lock was held by someone else at our last try.
+    lock_contended_at: Option<Instant>,
+    /// What we last told rctdbd about being stuck.
+    stuck: Option<String>,
+    /// Nodes whose held-back addresses we logged, and whether the last
+    /// list we broadcast was empty.
+    hold_logged: std::collections::BTreeSet<Pnn>,
+    held_back_sent: bool,
+    /// Since when our rctdbd has not answered.
+    daemon_silent_since: Option<Instant>,
+    dropped_for_silence: bool,
+    /// Run the next pass no later than this (a hold-back ends, a fence
+    /// is due again).
+    wake_at: Option<Instant>,
 }
 
 impl Recoverd {
@@ -188,6 +214,18 @@ impl Recoverd {
             takeover_waiters: Vec::new(),
             signals,
             children,
+            fencer: fence::Fencer::new(conf.failover.fence_command.clone(), conf.failover.fence_timeout, FIRST_FENCE),
+            lease_time: conf.failover.lease_time,
+            leader_since: now,
+            last_leader: Pnn::UNKNOWN,
+            no_leader_since: None,
+            lock_contended_at: None,
+            stuck: None,
+            hold_logged: std::collections::BTreeSet::new(),
+            held_back_sent: false,
+            daemon_silent_since: None,
+            dropped_for_silence: false,
+            wake_at: None,
         })
     }
 
@@ -196,6 +234,9 @@ impl Recoverd {
         loop {
             let mut deadline = self.next_pass.min(self.leadership.poll_timeout());
             if let Some(t) = self.lock.as_ref().and_then(|l| l.poll_timeout()) {
+                deadline = deadline.min(t);
+            }
+            if let Some(t) = self.fencer.poll_timeout() {
                 deadline = deadline.min(t);
             }
             let timeout = deadline.saturating_duration_since(Instant::now());
@@ -244,18 +285,29 @@ impl Recoverd {
                         drain(&mut self.children);
                         self.reap();
                     }
+                    t if self.fencer.owns_token(t) => self.fencer.on_readable(t),
                     _ => {}
                 }
             }
             let now = Instant::now();
+            self.fencer.on_timeout(now);
             let e = self.lock.as_mut().and_then(|l| l.on_timeout(self.poll.registry(), now));
             self.on_lock_event(e);
             let actions = self.leadership.handle_timeout(now);
             self.apply(actions)?;
             if now >= self.next_pass {
+                let before = self.next_pass;
                 self.main_pass()?;
                 let interval = self.tunables.duration(Tunable::RecoverInterval).max(Duration::from_millis(10));
-                self.next_pass = Instant::now() + interval;
+                let mut next = Instant::now() + interval;
+                if let Some(w) = self.wake_at.take() {
+                    next = next.min(w);
+                }
+                // The pass may have asked for an early next one.
+                if self.next_pass != before {
+                    next = next.min(self.next_pass);
+                }
+                self.next_pass = next;
             }
         }
     }
@@ -265,7 +317,8 @@ impl Recoverd {
     /// public addresses, which rctdbd can no longer release.
     fn daemon_gone(&mut self) {
         self.release_lock();
-        takeover::drop_public_addresses();
+        self.fencer.kill_all();
+        takeover::drop_public_addresses("rctdbd is gone");
     }
 
     fn release_lock(&mut self) {
@@ -277,11 +330,21 @@ impl Recoverd {
     fn reap(&mut self) {
         use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
         loop {
-            let pid = match waitpid(nix::unistd::Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(pid, _)) | Ok(WaitStatus::Signaled(pid, _, _)) => pid.as_raw(),
+            let status = match waitpid(nix::unistd::Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                Ok(s @ WaitStatus::Exited(..)) | Ok(s @ WaitStatus::Signaled(..)) => s,
                 Ok(WaitStatus::StillAlive) | Err(_) => return,
                 Ok(_) => continue,
             };
+            let Some(pid) = status.pid().map(|p| p.as_raw()) else { continue };
+            if let Some((pnn, ok)) = self.fencer.reaped(self.poll.registry(), pid, &status, Instant::now()) {
+                if ok {
+                    let _ =
+                        self.client.send_message(Pnn::BROADCAST_CONNECTED, srvid::FENCED, pnn.0.to_le_bytes().to_vec());
+                }
+                // Look again at once: the addresses may go now.
+                self.next_pass = Instant::now();
+                continue;
+            }
             let e = match self.lock.as_mut() {
                 Some(l) => l.reaped(self.poll.registry(), pid).1,
                 None => None,
@@ -297,7 +360,10 @@ impl Recoverd {
             Some(LockEvent::Answer(o)) => {
                 match o {
                     LockOutcome::Held => info!("Cluster lock taken successfully"),
-                    LockOutcome::Contended => debug!("Cluster lock is held by another node"),
+                    LockOutcome::Contended => {
+                        self.lock_contended_at = Some(now);
+                        debug!("Cluster lock is held by another node")
+                    }
                     LockOutcome::Timeout => error!("Timed out taking the cluster lock"),
                     LockOutcome::Error => error!("Failed to take the cluster lock"),
                 }
@@ -333,6 +399,9 @@ impl Recoverd {
                         if p != self.leadership.leader() && p.is_node() && p != self.own {
                             info!("Received leader broadcast, leader={p}");
                         }
+                        if p.is_node() && p != self.own {
+                            self.last_leader = p;
+                        }
                         self.leadership.on_leader_broadcast(now, p)
                     }
                     Err(_) => continue,
@@ -347,6 +416,16 @@ impl Recoverd {
                     self.next_pass = now;
                     if !self.leadership.is_leader() && self.leadership.leader().is_node() {
                         let _ = self.request_takeover_run(0);
+                    }
+                    continue;
+                }
+                srvid::FENCED => {
+                    if let Ok(b) = <[u8; 4]>::try_from(m.data.as_slice()) {
+                        let p = Pnn(u32::from_le_bytes(b));
+                        if p != self.own {
+                            self.fencer.mark_fenced(p);
+                            self.next_pass = now;
+                        }
                     }
                     continue;
                 }
@@ -402,6 +481,7 @@ impl Recoverd {
                 Action::ReleaseLock => self.release_lock(),
                 Action::BecameLeader => {
                     info!("This node (PNN {}) is now the leader", self.own);
+                    self.leader_since = Instant::now();
                     self.new_leader = true;
                     self.next_pass = Instant::now();
                 }
@@ -433,6 +513,13 @@ impl Recoverd {
         let nodemap = match self.client.nodemap(Pnn::CURRENT) {
             Ok(m) => m,
             Err(ClientError::Timeout { .. }) => {
+                // A frozen rctdbd cannot honour its lease: drop the
+                // addresses ourselves before the lease would run out.
+                let since = *self.daemon_silent_since.get_or_insert(now);
+                if !self.dropped_for_silence && now.duration_since(since) + ping >= self.lease_time / 2 {
+                    self.dropped_for_silence = true;
+                    takeover::drop_public_addresses("rctdbd is not answering");
+                }
                 if self.leadership.holds_lock() || self.leadership.is_leader() {
                     error!("rctdbd does not answer within {ping:?}: giving up leadership and the cluster lock");
                 } else {
@@ -447,6 +534,8 @@ impl Recoverd {
             }
             Err(e) => return Err(format!("cannot read the node map: {e}")),
         };
+        self.daemon_silent_since = None;
+        self.dropped_for_silence = false;
         let a = self.leadership.on_daemon(now, true);
         self.apply(a)?;
         self.refresh_tunables();
@@ -460,6 +549,7 @@ impl Recoverd {
                 self.apply(a)?;
             }
         }
+        self.check_stuck(&nodemap, now);
         let own_flags = nodemap.get(self.own).map(|n| n.flags).unwrap_or_default();
         let eligible = self.leader_capability && !own_flags.is_inactive();
         let a = self.leadership.set_eligible(now_us(), eligible);
@@ -618,7 +708,8 @@ impl Recoverd {
             no_ip_takeover: self.tunables.count(Tunable::NoIPTakeover) != 0,
             force_rebalance: Vec::new(),
         };
-        let plan = takeover::plan(nodemap, &ips, &policy, &mut |level, line| match level {
+        let held = self.hold_back(nodemap, &ips);
+        let plan = takeover::plan(nodemap, &ips, &held, &policy, &mut |level, line| match level {
             rctdb_ipalloc::Level::Err => error!("{line}"),
             rctdb_ipalloc::Level::Warning => warn!("{line}"),
             rctdb_ipalloc::Level::Notice => info!("{line}"),
@@ -660,6 +751,138 @@ impl Recoverd {
             self.answer_takeover_waiters(self.own.0 as i32);
         } else {
             self.takeover_failed(&failed);
+        }
+    }
+
+    fn wake(&mut self, at: Instant) {
+        self.wake_at = Some(self.wake_at.map_or(at, |w| w.min(at)));
+    }
+
+    /// Addresses of lost nodes that must stay unassigned for now (not
+    /// fenced yet, or their lease may still run), with fences started as
+    /// needed; every node is told the list for `status`.
+    fn hold_back(
+        &mut self,
+        nodemap: &rctdb_protocol::NodeMap,
+        ips: &std::collections::BTreeMap<Pnn, rctdb_protocol::PublicIpList>,
+    ) -> std::collections::BTreeSet<std::net::IpAddr> {
+        use std::collections::{BTreeMap, BTreeSet};
+        let now = Instant::now();
+        let lost: BTreeSet<Pnn> =
+            nodemap.present().filter(|n| n.flags.contains(NodeFlags::DISCONNECTED)).map(|n| n.pnn).collect();
+        for n in nodemap.present().filter(|n| !lost.contains(&n.pnn)) {
+            self.fencer.forget(n.pnn);
+            self.hold_logged.remove(&n.pnn);
+        }
+        let mut owned: BTreeMap<Pnn, BTreeSet<std::net::IpAddr>> = BTreeMap::new();
+        for list in ips.values() {
+            for (ip, owner) in &list.known {
+                if lost.contains(owner) {
+                    owned.entry(*owner).or_default().insert(*ip);
+                }
+            }
+        }
+        let mut held = BTreeSet::new();
+        let mut report = Vec::new();
+        if !owned.is_empty() {
+            let leases = match self.client.control(Pnn::CURRENT, rctdb_protocol::Control::GetLeases) {
+                Ok(rctdb_protocol::ReplyData::Leases(l)) => l,
+                _ => Vec::new(),
+            };
+            let rule = fence::LeaseRule {
+                lease_time: self.lease_time,
+                claim_validity: claim_validity(self.leader_timeout),
+                leader_since: self.leader_since,
+            };
+            for (pnn, addrs) in owned {
+                let info = leases.iter().find(|l| l.pnn == pnn);
+                let lost = fence::Lost {
+                    granted_ago: info.and_then(|l| l.granted_ms_ago).map(Duration::from_millis),
+                    refused: info.is_some_and(|l| l.refused),
+                    goodbye: info.is_some_and(|l| l.goodbye),
+                };
+                let list: Vec<std::net::IpAddr> = addrs.iter().copied().collect();
+                let reason = match fence::decide(lost, self.fencer.configured(), self.fencer.is_fenced(pnn), &rule, now)
+                {
+                    fence::Decision::Free => {
+                        if self.hold_logged.remove(&pnn) {
+                            info!("Lease of node {pnn} has surely expired: its addresses may move");
+                        }
+                        continue;
+                    }
+                    fence::Decision::Fence => {
+                        let addr = nodemap.get(pnn).map(|n| n.addr).unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+                        self.fencer.ensure(self.poll.registry(), pnn, addr, &list, now);
+                        self.wake(now + fence::RETRY);
+                        self.fencer.describe(pnn)
+                    }
+                    fence::Decision::Lease(until) => {
+                        let left = until.saturating_duration_since(now).as_secs_f64();
+                        if self.hold_logged.insert(pnn) {
+                            info!("Holding back the addresses of node {pnn} until its lease has surely expired (in {left:.1}s)");
+                        }
+                        self.wake(until);
+                        format!("waiting for its lease to expire ({left:.1}s left)")
+                    }
+                };
+                held.extend(addrs);
+                report.push(rctdb_protocol::HeldBack { pnn, ips: list, reason });
+            }
+        }
+        if !report.is_empty() || self.held_back_sent {
+            let data = rctdb_protocol::encode_held_back(&report);
+            let _ = self.client.send_message(Pnn::BROADCAST_CONNECTED, srvid::HELD_BACK, data);
+            self.held_back_sent = !report.is_empty();
+        }
+        held
+    }
+
+    /// No leader for long, and the lock is held: say why, and fence the
+    /// last leader if we may (its frozen helper may hold the lock forever).
+    fn check_stuck(&mut self, nodemap: &rctdb_protocol::NodeMap, now: Instant) {
+        if self.leadership.leader().is_node() {
+            self.no_leader_since = None;
+        } else {
+            self.no_leader_since.get_or_insert(now);
+        }
+        let patience = self.leader_timeout * 2;
+        let stuck = self.lock.is_some()
+            && self.no_leader_since.is_some_and(|t| now.duration_since(t) >= patience)
+            && self.lock_contended_at.is_some_and(|t| now.duration_since(t) < patience);
+        let holder = self.last_leader;
+        let holder_lost =
+            holder.is_node() && nodemap.get(holder).is_none_or(|n| n.flags.contains(NodeFlags::DISCONNECTED));
+        let text = match (stuck, holder_lost) {
+            (false, _) => None,
+            (true, false) => {
+                Some("Cluster stuck: the cluster lock is held, but no leader announces itself".to_string())
+            }
+            (true, true) if self.fencer.configured() => {
+                // One node fences: the lowest active one.
+                let fencing = nodemap.present().filter(|n| !n.flags.is_inactive()).map(|n| n.pnn).min();
+                if fencing == Some(self.own) && !self.fencer.is_fenced(holder) {
+                    let addr = nodemap.get(holder).map(|n| n.addr).unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+                    self.fencer.ensure(self.poll.registry(), holder, addr, &[], now);
+                    self.wake(now + fence::RETRY);
+                }
+                Some(format!(
+                    "Cluster stuck: the cluster lock is held by node {holder}, which is unreachable: fencing it ({})",
+                    self.fencer.describe(holder)
+                ))
+            }
+            (true, true) => Some(format!(
+                "Cluster stuck: the cluster lock is held by node {holder}, which is unreachable, and no fence \
+                 command is configured; configure one, or use a lock helper with leases (see docs/fencing.md)"
+            )),
+        };
+        if text != self.stuck {
+            match &text {
+                Some(t) => error!("{t}"),
+                None => info!("Cluster no longer stuck"),
+            }
+            let data = text.clone().unwrap_or_default().into_bytes();
+            let _ = self.client.send_message(Pnn::CURRENT, srvid::STUCK, data);
+            self.stuck = text;
         }
     }
 
@@ -826,6 +1049,12 @@ impl Recoverd {
         }
         Ok(())
     }
+}
+
+/// How long rctdbd lets a leader claim run without renewal: three
+/// broadcast intervals (the same rule as rctdbd's).
+fn claim_validity(leader_timeout: Duration) -> Duration {
+    (leader_timeout / 4).clamp(Duration::from_millis(20), Duration::from_secs(1)) * 3
 }
 
 /// Does this error on our own control socket mean rctdbd is dead?

@@ -26,33 +26,15 @@ pub fn decode_request(b: &[u8]) -> Option<(Pnn, u64)> {
 /// public addresses: remove every configured one that is still on a local
 /// interface, so that the address the leader moves elsewhere is not also
 /// answered here. (A whole host that freezes needs fencing instead.)
-pub fn drop_public_addresses() {
+pub fn drop_public_addresses(why: &str) {
     let paths = rctdb_config::Paths::from_env();
     let Ok(cfg) = rctdb_config::PublicAddresses::load(&paths.public_addresses_file()) else { return };
-    let Ok(addrs) = nix::ifaddrs::getifaddrs() else { return };
-    let wanted: BTreeMap<IpAddr, u8> = cfg.addrs.iter().map(|a| (a.net.ip(), a.net.prefix())).collect();
-    for a in addrs {
-        let Some(sa) = a.address else { continue };
-        let ip = match (sa.as_sockaddr_in(), sa.as_sockaddr_in6()) {
-            (Some(v4), _) => IpAddr::V4(v4.ip()),
-            (_, Some(v6)) => IpAddr::V6(v6.ip()),
-            _ => continue,
-        };
-        let Some(bits) = wanted.get(&ip) else { continue };
-        if ip.is_ipv4() {
-            // Deleting a primary address would take its secondaries along.
-            let knob = format!("/proc/sys/net/ipv4/conf/{}/promote_secondaries", a.interface_name);
-            let _ = std::fs::write(knob, "1");
-        }
-        let status = std::process::Command::new("ip")
-            .args(["addr", "del", &format!("{ip}/{bits}"), "dev", &a.interface_name])
-            .stdin(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status();
-        match status {
-            Ok(s) if s.success() => log::warn!("rctdbd is gone: removed public address {ip} from {}", a.interface_name),
-            _ if !rctdb_sys::kernel_addrs().contains(&ip) => {}
-            _ => log::error!("rctdbd is gone: failed to remove public address {ip} from {}", a.interface_name),
+    for a in &cfg.addrs {
+        let ip = a.net.ip();
+        let Some(iface) = rctdb_sys::addr_iface(ip) else { continue };
+        match rctdb_sys::remove_addr(ip, a.net.prefix(), Some(&iface)) {
+            Ok(()) => log::warn!("{why}: removed public address {ip} from {iface}"),
+            Err(e) => log::error!("{why}: failed to remove public address {ip}: {e}"),
         }
     }
 }
@@ -83,12 +65,24 @@ pub struct Plan {
 
 /// Plan a run. `ips[pnn]` is what node `pnn` reported (None: not
 /// connected or not asked); availability counts only for active nodes.
+/// Addresses in `held` are left out entirely: nobody takes or releases
+/// them, and who holds them does not count as a change.
 pub fn plan(
     map: &NodeMap,
     ips: &BTreeMap<Pnn, PublicIpList>,
+    held: &BTreeSet<IpAddr>,
     policy: &Policy,
     log: &mut dyn FnMut(Level, &str),
 ) -> Plan {
+    let ips: BTreeMap<Pnn, PublicIpList> = ips
+        .iter()
+        .map(|(p, l)| {
+            let known = l.known.iter().filter(|(i, _)| !held.contains(i)).copied().collect();
+            let available = l.available.iter().filter(|i| !held.contains(i)).copied().collect();
+            (*p, PublicIpList { known, available })
+        })
+        .collect();
+    let ips = &ips;
     let n = map.nodes.iter().map(|i| i.pnn.0 as usize + 1).max().unwrap_or(0);
     let mut nodes: Vec<NodeIps> = (0..n).map(|_| NodeIps { known: Vec::new(), available: Vec::new() }).collect();
     for info in &map.nodes {
@@ -190,7 +184,7 @@ mod tests {
         ips.insert(Pnn(0), list(&[("198.51.100.1", 0), ("198.51.100.2", 1), ("198.51.100.3", 2)], true));
         ips.insert(Pnn(2), list(&[("198.51.100.1", 0), ("198.51.100.2", 1), ("198.51.100.3", 2)], true));
         let _ = u;
-        let p = plan(&m, &ips, &policy(), &mut |_, _| {});
+        let p = plan(&m, &ips, &BTreeSet::new(), &policy(), &mut |_, _| {});
         assert!(p.changed);
         assert!(p.unhosted.is_empty());
         let owner_of = |a: &str| p.takes.iter().find(|(_, i)| *i == ip(a)).map(|(o, _)| *o);
@@ -211,7 +205,7 @@ mod tests {
         let mut ips = BTreeMap::new();
         ips.insert(Pnn(0), list(&[("198.51.100.1", 0), ("198.51.100.2", 1)], true));
         ips.insert(Pnn(1), list(&[("198.51.100.1", 0), ("198.51.100.2", 1)], true));
-        assert!(!plan(&m, &ips, &policy(), &mut |_, _| {}).changed);
+        assert!(!plan(&m, &ips, &BTreeSet::new(), &policy(), &mut |_, _| {}).changed);
     }
 
     #[test]
@@ -220,10 +214,29 @@ mod tests {
         let mut ips = BTreeMap::new();
         ips.insert(Pnn(0), list(&[("198.51.100.1", 0)], true));
         ips.insert(Pnn(1), list(&[("198.51.100.1", 1)], true));
-        let p = plan(&m, &ips, &policy(), &mut |_, _| {});
+        let p = plan(&m, &ips, &BTreeSet::new(), &policy(), &mut |_, _| {});
         assert!(p.changed);
         assert_eq!(p.takes.len(), 1);
         assert_eq!(p.releases.len(), 1, "the other claimant must release it");
+    }
+
+    #[test]
+    fn held_addresses_are_neither_taken_nor_released() {
+        // Node 1 is lost holding .2; its lease may still run.
+        let m = map(&[0, 0x01, 0]);
+        let mut ips = BTreeMap::new();
+        ips.insert(Pnn(0), list(&[("198.51.100.1", 0), ("198.51.100.2", 1)], true));
+        ips.insert(Pnn(2), list(&[("198.51.100.1", 0), ("198.51.100.2", 1)], true));
+        let held: BTreeSet<IpAddr> = [ip("198.51.100.2")].into();
+        let p = plan(&m, &ips, &held, &policy(), &mut |_, _| {});
+        assert!(!p.changed);
+        assert!(p.takes.iter().all(|(_, i)| *i != ip("198.51.100.2")));
+        assert!(p.releases.iter().all(|(_, i, _)| *i != ip("198.51.100.2")));
+        assert!(p.unhosted.is_empty());
+        // Once free, it moves.
+        let p = plan(&m, &ips, &BTreeSet::new(), &policy(), &mut |_, _| {});
+        assert!(p.changed);
+        assert!(p.takes.iter().any(|(o, i)| *i == ip("198.51.100.2") && *o != Pnn(1)));
     }
 
     #[test]
@@ -232,7 +245,7 @@ mod tests {
         let mut ips = BTreeMap::new();
         ips.insert(Pnn(0), list(&[("198.51.100.1", 1)], true));
         ips.insert(Pnn(1), list(&[("198.51.100.1", 1)], true));
-        let p = plan(&m, &ips, &policy(), &mut |_, _| {});
+        let p = plan(&m, &ips, &BTreeSet::new(), &policy(), &mut |_, _| {});
         assert_eq!(p.takes, vec![(Pnn(0), ip("198.51.100.1"))]);
         assert!(p.changed);
     }

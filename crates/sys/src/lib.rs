@@ -468,6 +468,47 @@ pub fn kernel_addrs() -> BTreeSet<IpAddr> {
     out
 }
 
+/// The interface an address is on, if any.
+pub fn addr_iface(ip: IpAddr) -> Option<String> {
+    let addrs = nix::ifaddrs::getifaddrs().ok()?;
+    for a in addrs {
+        let Some(sa) = a.address else { continue };
+        let here = match (sa.as_sockaddr_in(), sa.as_sockaddr_in6()) {
+            (Some(v4), _) => IpAddr::V4(v4.ip()),
+            (_, Some(v6)) => IpAddr::V6(v6.ip()),
+            _ => continue,
+        };
+        if here == ip {
+            return Some(a.interface_name);
+        }
+    }
+    None
+}
+
+/// Take `ip/bits` off its interface (`iface`, or wherever it is) with
+/// `ip addr del`, without the event scripts: the last resort when a lease
+/// has run out or rctdbd is gone. For IPv4, secondaries are promoted first
+/// so that deleting a primary address does not take the others along.
+pub fn remove_addr(ip: IpAddr, bits: u8, iface: Option<&str>) -> std::io::Result<()> {
+    let iface = match iface.map(str::to_string).or_else(|| addr_iface(ip)) {
+        Some(i) => i,
+        None => return Ok(()),
+    };
+    if ip.is_ipv4() {
+        let knob = format!("/proc/sys/net/ipv4/conf/{iface}/promote_secondaries");
+        let _ = std::fs::write(knob, "1");
+    }
+    let out = std::process::Command::new("ip")
+        .args(["addr", "del", &format!("{ip}/{bits}"), "dev", &iface])
+        .stdin(std::process::Stdio::null())
+        .output()?;
+    if out.status.success() || !kernel_addrs().contains(&ip) {
+        return Ok(());
+    }
+    let msg = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    Err(std::io::Error::other(format!("ip addr del {ip}/{bits} dev {iface}: {msg}")))
+}
+
 #[cfg(test)]
 mod addr_tests {
     #[test]

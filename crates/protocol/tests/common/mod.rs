@@ -166,6 +166,8 @@ pub fn control() -> impl Strategy<Value = Control> {
         Just(Control::ReloadPublicIps),
         Just(Control::IpReallocated),
         Just(Control::StartIpReallocate),
+        Just(Control::GetSafety),
+        Just(Control::GetLeases),
     ]
 }
 
@@ -188,7 +190,33 @@ pub fn reply_data() -> impl Strategy<Value = ReplyData> {
         public_ip_list().prop_map(ReplyData::PublicIps),
         public_ip_info().prop_map(ReplyData::PublicIpInfo),
         vec(iface_info(), 0..4).prop_map(ReplyData::Ifaces),
+        safety().prop_map(ReplyData::Safety),
+        vec(peer_lease(), 0..4).prop_map(ReplyData::Leases),
     ]
+}
+
+pub fn held_back() -> impl Strategy<Value = HeldBack> {
+    (pnn(), vec(ip(), 0..4), text()).prop_map(|(pnn, ips, reason)| HeldBack { pnn, ips, reason })
+}
+
+pub fn safety() -> impl Strategy<Value = Safety> {
+    (
+        proptest::option::of(any::<u64>()),
+        proptest::option::of(text()),
+        vec(held_back(), 0..3),
+        proptest::option::of(text()),
+    )
+        .prop_map(|(lease_left_ms, released, held_back, stuck)| Safety {
+            lease_left_ms,
+            released,
+            held_back,
+            stuck,
+        })
+}
+
+pub fn peer_lease() -> impl Strategy<Value = PeerLease> {
+    (pnn(), proptest::option::of(any::<u64>()), any::<bool>(), any::<bool>())
+        .prop_map(|(pnn, granted_ms_ago, refused, goodbye)| PeerLease { pnn, granted_ms_ago, refused, goodbye })
 }
 
 pub fn control_error() -> impl Strategy<Value = ControlError> {
