@@ -29,7 +29,7 @@ impl Daemon {
     /// daemon leads, we may grant leases for a while.
     pub(super) fn on_leader_claim(&mut self, token: mio::Token, m: &Message) {
         if m.srvid == srvid::LEADER && pnn_of(&m.data) == Some(self.nodes.own()) {
-            let valid = crate::lease::claim_validity(self.leader_timeout);
+            let valid = rctdb_lease::claim_validity(self.leader_timeout);
             self.grantor.claim(Instant::now(), valid);
             self.claim_client = Some(token);
         }

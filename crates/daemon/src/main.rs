@@ -8,7 +8,6 @@
 #![forbid(unsafe_code)]
 
 mod events;
-mod lease;
 mod liveness;
 mod monitor;
 mod net;

@@ -249,8 +249,8 @@ pub struct Daemon {
     /// Connections on public addresses, ours and those other nodes hold.
     tickles: std::collections::BTreeMap<IpAddr, crate::tickles::Conns>,
     next_tickle_scan: Instant,
-    lease: crate::lease::Lease,
-    grantor: crate::lease::Grantor,
+    lease: rctdb_lease::Lease,
+    grantor: rctdb_lease::Grantor,
     /// The local client whose leader broadcasts let us grant leases.
     claim_client: Option<Token>,
     reported: leasesrv::Reported,
@@ -338,8 +338,8 @@ impl Daemon {
             garp: Vec::new(),
             tickles: std::collections::BTreeMap::new(),
             next_tickle_scan: now,
-            lease: crate::lease::Lease::new(setup.lease_time, now),
-            grantor: crate::lease::Grantor::default(),
+            lease: rctdb_lease::Lease::new(setup.lease_time, now),
+            grantor: rctdb_lease::Grantor::default(),
             claim_client: None,
             reported: leasesrv::Reported::default(),
             goodbye_sent: false,

@@ -1,9 +1,7 @@
-//! Fencing and the hold-back rule: when may the leader give a lost node's
-//! public addresses to someone else?
-//!
-//! [`decide`] is the rule, pure. [`Fencer`] runs the operator's fence
-//! command (one process group per attempt, killed at its timeout, output
-//! logged as `fence[pid]`) and remembers per node whether it is fenced.
+//! Fencing: [`Fencer`] runs the operator's fence command (one process
+//! group per attempt, killed at its timeout, output logged as
+//! `fence[pid]`) and remembers per node whether it is fenced. The rule
+//! that says when a fence is needed is `rctdb_lease::decide`.
 
 use log::{error, info};
 use mio::unix::pipe::Receiver;
@@ -19,77 +17,6 @@ use std::time::{Duration, Instant};
 pub const RETRY: Duration = Duration::from_secs(1);
 /// At most this much of a fence program's output is logged.
 const MAX_OUTPUT: usize = 16 * 1024;
-
-/// What the leader knows about a node that is no longer connected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Lost {
-    /// How long ago our rctdbd last granted it a lease.
-    pub granted_ago: Option<Duration>,
-    /// Its host refused a connection since: rctdbd is not running there
-    /// (and its recovery daemon removed the addresses).
-    pub refused: bool,
-    /// It shut down cleanly, holding nothing.
-    pub goodbye: bool,
-}
-
-/// The timing inputs of the lease rule.
-#[derive(Debug, Clone, Copy)]
-pub struct LeaseRule {
-    pub lease_time: Duration,
-    /// How long a former leader's rctdbd may go on granting after its
-    /// recovery daemon stopped claiming the lead.
-    pub claim_validity: Duration,
-    /// When this recovery daemon became leader.
-    pub leader_since: Instant,
-}
-
-impl LeaseRule {
-    /// Safety margin on top of the lease: clock-rate drift, transit of a
-    /// TAKEOVER_IP, scheduling delays.
-    pub fn margin(&self) -> Duration {
-        self.lease_time / 2
-    }
-}
-
-/// May the lost node's addresses be assigned elsewhere?
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
-    Free,
-    /// Not until the fence command has succeeded for it.
-    Fence,
-    /// Not before this instant: its lease has surely expired then.
-    Lease(Instant),
-}
-
-/// The hold-back rule (see `docs/fencing.md`).
-///
-/// * A clean goodbye, or a successful fence: free.
-/// * A fence command is configured: fence first, whatever else we know.
-/// * No fence command, and the node's host refused a connection: free
-///   (rctdbd is gone there and its recovery daemon removed the addresses).
-/// * Otherwise wait until its lease has surely expired: it was granted at
-///   the latest at our last grant, or, for grants by a former leader, no
-///   later than `claim_validity` after we took the lead.
-pub fn decide(lost: Lost, fence_configured: bool, fenced: bool, rule: &LeaseRule, now: Instant) -> Decision {
-    if lost.goodbye || fenced {
-        return Decision::Free;
-    }
-    if fence_configured {
-        return Decision::Fence;
-    }
-    if lost.refused {
-        return Decision::Free;
-    }
-    let former = rule.leader_since + rule.claim_validity;
-    let ours = lost.granted_ago.and_then(|ago| now.checked_sub(ago));
-    let last = ours.map_or(former, |g| g.max(former));
-    let until = last + rule.lease_time + rule.margin();
-    if now >= until {
-        Decision::Free
-    } else {
-        Decision::Lease(until)
-    }
-}
 
 /// One fence attempt in progress.
 struct Attempt {
@@ -319,59 +246,4 @@ fn spawn(program: &PathBuf, pnn: Pnn, addr: IpAddr, ips: &[String]) -> std::io::
     // Reaped by the recovery daemon's waitpid loop.
     drop(child);
     Ok((pid, rx))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn rule(t0: Instant) -> LeaseRule {
-        LeaseRule { lease_time: Duration::from_secs(10), claim_validity: Duration::from_secs(3), leader_since: t0 }
-    }
-
-    fn lost(ago: Option<u64>) -> Lost {
-        Lost { granted_ago: ago.map(Duration::from_secs), refused: false, goodbye: false }
-    }
-
-    #[test]
-    fn goodbye_and_fenced_nodes_are_free() {
-        let t0 = Instant::now();
-        let bye = Lost { goodbye: true, ..lost(Some(1)) };
-        assert_eq!(decide(bye, true, false, &rule(t0), t0), Decision::Free);
-        assert_eq!(decide(lost(Some(1)), true, true, &rule(t0), t0), Decision::Free);
-    }
-
-    #[test]
-    fn a_fence_command_is_always_awaited() {
-        let t0 = Instant::now();
-        let refused = Lost { refused: true, ..lost(None) };
-        assert_eq!(decide(refused, true, false, &rule(t0), t0 + Duration::from_secs(3600)), Decision::Fence);
-    }
-
-    #[test]
-    fn without_fence_a_refusing_host_is_free() {
-        let t0 = Instant::now();
-        let refused = Lost { refused: true, ..lost(Some(0)) };
-        assert_eq!(decide(refused, false, false, &rule(t0), t0), Decision::Free);
-    }
-
-    #[test]
-    fn lease_bound_counts_from_our_last_grant() {
-        let t0 = Instant::now();
-        let now = t0 + Duration::from_secs(100);
-        // Granted 2 s ago: free at now - 2 + 10 + 5.
-        assert_eq!(decide(lost(Some(2)), false, false, &rule(t0), now), Decision::Lease(now + Duration::from_secs(13)));
-        assert_eq!(decide(lost(Some(15)), false, false, &rule(t0), now), Decision::Free);
-    }
-
-    #[test]
-    fn a_new_leader_waits_for_grants_of_the_old_one() {
-        let t0 = Instant::now();
-        // We never granted it anything and became leader 1 s ago: a former
-        // leader may have granted until t0 + 3 s.
-        let now = t0 + Duration::from_secs(1);
-        assert_eq!(decide(lost(None), false, false, &rule(t0), now), Decision::Lease(t0 + Duration::from_secs(18)));
-        // Our own old grant does not shorten that.
-        assert_eq!(decide(lost(Some(1)), false, false, &rule(t0), now), Decision::Lease(t0 + Duration::from_secs(18)));
-    }
 }

@@ -789,34 +789,39 @@ impl Recoverd {
                 Ok(rctdb_protocol::ReplyData::Leases(l)) => l,
                 _ => Vec::new(),
             };
-            let rule = fence::LeaseRule {
+            let rule = rctdb_lease::LeaseRule {
                 lease_time: self.lease_time,
-                claim_validity: claim_validity(self.leader_timeout),
+                claim_validity: rctdb_lease::claim_validity(self.leader_timeout),
                 leader_since: self.leader_since,
             };
             for (pnn, addrs) in owned {
                 let info = leases.iter().find(|l| l.pnn == pnn);
-                let lost = fence::Lost {
+                let lost = rctdb_lease::Lost {
                     granted_ago: info.and_then(|l| l.granted_ms_ago).map(Duration::from_millis),
                     refused: info.is_some_and(|l| l.refused),
                     goodbye: info.is_some_and(|l| l.goodbye),
                 };
                 let list: Vec<std::net::IpAddr> = addrs.iter().copied().collect();
-                let reason = match fence::decide(lost, self.fencer.configured(), self.fencer.is_fenced(pnn), &rule, now)
-                {
-                    fence::Decision::Free => {
+                let reason = match rctdb_lease::decide(
+                    lost,
+                    self.fencer.configured(),
+                    self.fencer.is_fenced(pnn),
+                    &rule,
+                    now,
+                ) {
+                    rctdb_lease::Decision::Free => {
                         if self.hold_logged.remove(&pnn) {
                             info!("Lease of node {pnn} has surely expired: its addresses may move");
                         }
                         continue;
                     }
-                    fence::Decision::Fence => {
+                    rctdb_lease::Decision::Fence => {
                         let addr = nodemap.get(pnn).map(|n| n.addr).unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
                         self.fencer.ensure(self.poll.registry(), pnn, addr, &list, now);
                         self.wake(now + fence::RETRY);
                         self.fencer.describe(pnn)
                     }
-                    fence::Decision::Lease(until) => {
+                    rctdb_lease::Decision::Lease(until) => {
                         let left = until.saturating_duration_since(now).as_secs_f64();
                         if self.hold_logged.insert(pnn) {
                             info!("Holding back the addresses of node {pnn} until its lease has surely expired (in {left:.1}s)");
@@ -1049,12 +1054,6 @@ impl Recoverd {
         }
         Ok(())
     }
-}
-
-/// How long rctdbd lets a leader claim run without renewal: three
-/// broadcast intervals (the same rule as rctdbd's).
-fn claim_validity(leader_timeout: Duration) -> Duration {
-    (leader_timeout / 4).clamp(Duration::from_millis(20), Duration::from_secs(1)) * 3
 }
 
 /// Does this error on our own control socket mean rctdbd is dead?

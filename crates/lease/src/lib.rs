@@ -1,4 +1,6 @@
-//! Address leases, pure (no sockets, no clock of its own).
+//! Address leases and the hold-back rule, pure (no sockets, no clock of
+//! its own): what a node may keep, and when the leader may give a lost
+//! node's addresses to another.
 //!
 //! A node may keep public addresses only while it holds a lease from the
 //! leader. The node asks every connected node for one every `lease / 8`;
@@ -156,6 +158,77 @@ pub fn claim_validity(leader_timeout: Duration) -> Duration {
     (leader_timeout / 4).clamp(Duration::from_millis(20), Duration::from_secs(1)) * 3
 }
 
+/// What the leader knows about a node that is no longer connected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lost {
+    /// How long ago our rctdbd last granted it a lease.
+    pub granted_ago: Option<Duration>,
+    /// Its host refused a connection since: rctdbd is not running there
+    /// (and its recovery daemon removed the addresses).
+    pub refused: bool,
+    /// It shut down cleanly, holding nothing.
+    pub goodbye: bool,
+}
+
+/// The timing inputs of the lease rule.
+#[derive(Debug, Clone, Copy)]
+pub struct LeaseRule {
+    pub lease_time: Duration,
+    /// How long a former leader's rctdbd may go on granting after its
+    /// recovery daemon stopped claiming the lead.
+    pub claim_validity: Duration,
+    /// When this recovery daemon became leader.
+    pub leader_since: Instant,
+}
+
+impl LeaseRule {
+    /// Safety margin on top of the lease: clock-rate drift, transit of a
+    /// TAKEOVER_IP, scheduling delays.
+    pub fn margin(&self) -> Duration {
+        self.lease_time / 2
+    }
+}
+
+/// May the lost node's addresses be assigned elsewhere?
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Free,
+    /// Not until the fence command has succeeded for it.
+    Fence,
+    /// Not before this instant: its lease has surely expired then.
+    Lease(Instant),
+}
+
+/// The hold-back rule (see `docs/fencing.md`).
+///
+/// * A clean goodbye, or a successful fence: free.
+/// * A fence command is configured: fence first, whatever else we know.
+/// * No fence command, and the node's host refused a connection: free
+///   (rctdbd is gone there and its recovery daemon removed the addresses).
+/// * Otherwise wait until its lease has surely expired: it was granted at
+///   the latest at our last grant, or, for grants by a former leader, no
+///   later than `claim_validity` after we took the lead.
+pub fn decide(lost: Lost, fence_configured: bool, fenced: bool, rule: &LeaseRule, now: Instant) -> Decision {
+    if lost.goodbye || fenced {
+        return Decision::Free;
+    }
+    if fence_configured {
+        return Decision::Fence;
+    }
+    if lost.refused {
+        return Decision::Free;
+    }
+    let former = rule.leader_since + rule.claim_validity;
+    let ours = lost.granted_ago.and_then(|ago| now.checked_sub(ago));
+    let last = ours.map_or(former, |g| g.max(former));
+    let until = last + rule.lease_time + rule.margin();
+    if now >= until {
+        Decision::Free
+    } else {
+        Decision::Lease(until)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,5 +342,61 @@ mod tests {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod decide_tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    fn rule(t0: Instant) -> LeaseRule {
+        LeaseRule { lease_time: Duration::from_secs(10), claim_validity: Duration::from_secs(3), leader_since: t0 }
+    }
+
+    fn lost(ago: Option<u64>) -> Lost {
+        Lost { granted_ago: ago.map(Duration::from_secs), refused: false, goodbye: false }
+    }
+
+    #[test]
+    fn goodbye_and_fenced_nodes_are_free() {
+        let t0 = Instant::now();
+        let bye = Lost { goodbye: true, ..lost(Some(1)) };
+        assert_eq!(decide(bye, true, false, &rule(t0), t0), Decision::Free);
+        assert_eq!(decide(lost(Some(1)), true, true, &rule(t0), t0), Decision::Free);
+    }
+
+    #[test]
+    fn a_fence_command_is_always_awaited() {
+        let t0 = Instant::now();
+        let refused = Lost { refused: true, ..lost(None) };
+        assert_eq!(decide(refused, true, false, &rule(t0), t0 + Duration::from_secs(3600)), Decision::Fence);
+    }
+
+    #[test]
+    fn without_fence_a_refusing_host_is_free() {
+        let t0 = Instant::now();
+        let refused = Lost { refused: true, ..lost(Some(0)) };
+        assert_eq!(decide(refused, false, false, &rule(t0), t0), Decision::Free);
+    }
+
+    #[test]
+    fn lease_bound_counts_from_our_last_grant() {
+        let t0 = Instant::now();
+        let now = t0 + Duration::from_secs(100);
+        // Granted 2 s ago: free at now - 2 + 10 + 5.
+        assert_eq!(decide(lost(Some(2)), false, false, &rule(t0), now), Decision::Lease(now + Duration::from_secs(13)));
+        assert_eq!(decide(lost(Some(15)), false, false, &rule(t0), now), Decision::Free);
+    }
+
+    #[test]
+    fn a_new_leader_waits_for_grants_of_the_old_one() {
+        let t0 = Instant::now();
+        // We never granted it anything and became leader 1 s ago: a former
+        // leader may have granted until t0 + 3 s.
+        let now = t0 + Duration::from_secs(1);
+        assert_eq!(decide(lost(None), false, false, &rule(t0), now), Decision::Lease(t0 + Duration::from_secs(18)));
+        // Our own old grant does not shorten that.
+        assert_eq!(decide(lost(Some(1)), false, false, &rule(t0), now), Decision::Lease(t0 + Duration::from_secs(18)));
     }
 }
