@@ -140,9 +140,18 @@ fn seen_on_before(s: &Sampler, addrs: &[Ipv4Addr], on: &[usize], until: SystemTi
         .collect()
 }
 
-/// `rctdb ARGS` on node `i`: stdout and stderr.
+/// `rctdb ARGS` on node `i`, run inside its namespace: stdout and stderr.
 fn cli_text(pc: &PubCluster, i: usize, args: &[&str]) -> String {
-    let out = pc.node(i).cli(args);
+    let inner = pc.node(i).cli_command(args);
+    let mut cmd = std::process::Command::new("ip");
+    cmd.args(["netns", "exec", &pc.node(i).netns]).arg(inner.get_program()).args(inner.get_args());
+    for (k, v) in inner.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    let out = rctdb_integration::process::output_with_timeout(&mut cmd, Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{e}"));
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
@@ -465,10 +474,13 @@ fn issue6_hanging_fence_is_killed_at_its_timeout_and_retried() {
     );
     let status = wait_status(&pc, leader, &["held back", "fence"], GENEROUS);
     eprintln!("leader {leader}'s status while the fence hangs:\n{status}");
-    let ip = cli_text(&pc, leader, &["ip", "all"]);
+    let ip = cli_text(&pc, leader, &["ip"]);
     for a in &held {
         let line = ip.lines().find(|l| l.starts_with(&format!("{a} "))).unwrap_or("");
-        assert!(line.contains("held back"), "`rctdb ip all` line of {a} is {line:?}, want \"held back\":\n{ip}");
+        assert!(
+            line.to_lowercase().contains("held back"),
+            "`rctdb ip` on leader {leader}: line of {a} is {line:?}, want \"held back\":\n{ip}"
+        );
     }
     assert_never_two_holders(&pc, &s, "at the end");
 }
@@ -537,8 +549,11 @@ fn issue6_frozen_leader_host_without_fence_is_stuck_not_split() {
     let survivors = others(leader);
     let frozen = partition::freeze_host(&pc, leader);
     eprintln!("froze node {leader} (the leader, holds {:?}): pids {frozen:?}", held_by(&before, leader));
-    let status = wait_status(&pc, survivors[0], &["stuck"], GENEROUS);
-    eprintln!("node {}'s status:\n{status}", survivors[0]);
+    let status = pc.wait_until(GENEROUS, "`rctdb status` on a survivor to say \"stuck\"", || {
+        let texts: Vec<String> = survivors.iter().map(|&i| cli_text(&pc, i, &["status"])).collect();
+        texts.iter().find(|t| t.to_lowercase().contains("stuck")).cloned().ok_or_else(|| texts.join("\n"))
+    });
+    eprintln!("a survivor's status:\n{status}");
     assert_never_two_holders(&pc, &s, &format!("frozen leader {leader}, no fence"));
     // A few more lease times.
     thread::sleep(Duration::from_secs(5));
