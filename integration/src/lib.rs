@@ -23,6 +23,7 @@ pub mod cluster;
 pub mod failover;
 pub mod leader;
 pub mod netns;
+pub mod partition;
 pub mod process;
 pub mod scripts;
 
