@@ -126,10 +126,12 @@ fn all_on(hosts: &[std::collections::BTreeSet<Ipv4Addr>], addrs: &[Ipv4Addr], on
 }
 
 /// Readings before `until` that show one of `addrs` on one of `on`.
-fn seen_on_before(s: &Sampler, addrs: &[Ipv4Addr], on: &[usize], until: SystemTime) -> Vec<String> {
+/// Samples between the fault (`from`: before it, the addresses were
+/// legitimately elsewhere while the cluster settled) and `until`.
+fn seen_on_before(s: &Sampler, addrs: &[Ipv4Addr], on: &[usize], from: SystemTime, until: SystemTime) -> Vec<String> {
     s.changes()
         .iter()
-        .filter(|c| c.wall < until)
+        .filter(|c| c.wall >= from && c.wall < until)
         .filter_map(|c| {
             let hit: Vec<String> = addrs
                 .iter()
@@ -295,9 +297,10 @@ fn issue6_fence_runs_before_partitioned_nodes_addresses_move() {
     let survivors = others(victim);
     let w0 = SystemTime::now();
     let t0 = Instant::now();
+    let fault = SystemTime::now();
     let _part = Partition::isolate(&pc, victim, &ALL3, CutBy::Blackhole);
     let got = s.wait_for(t0, GENEROUS + delay, |h| all_on(h, &pc.addrs, &survivors));
-    let early = fence.first_success().map(|(_, end)| seen_on_before(&s, &held, &survivors, end));
+    let early = fence.first_success().map(|(_, end)| seen_on_before(&s, &held, &survivors, fault, end));
     assert_never_two_holders(&pc, &s, &format!("partition of node {victim}"));
     let Some((call, end)) = fence.first_success() else {
         panic!(
@@ -359,6 +362,7 @@ fn issue6_failing_fence_is_retried_and_addresses_wait_for_success() {
     let (leader, victim, held) = pick_victim(&pc, &before);
     let survivors = others(victim);
     let t0 = Instant::now();
+    let fault = SystemTime::now();
     let _part = Partition::isolate(&pc, victim, &ALL3, CutBy::Blackhole);
     let got = s.wait_for(t0, GENEROUS * 2, |h| all_on(h, &pc.addrs, &survivors));
     assert_never_two_holders(&pc, &s, &format!("partition of node {victim}"));
@@ -366,7 +370,7 @@ fn issue6_failing_fence_is_retried_and_addresses_wait_for_success() {
     let Some((ok_call, end)) = fence.first_success() else {
         panic!("{}", pc.report(&format!("the fence program never succeeded; calls: {calls:?}")))
     };
-    let early = seen_on_before(&s, &held, &survivors, end);
+    let early = seen_on_before(&s, &held, &survivors, fault, end);
     assert!(
         early.is_empty(),
         "{}",
@@ -410,6 +414,7 @@ fn issue6_hanging_fence_is_killed_at_its_timeout_and_retried() {
     let before = converge_spread(&pc);
     let (leader, victim, held) = pick_victim(&pc, &before);
     let survivors = others(victim);
+    let fault = SystemTime::now();
     let _part = Partition::isolate(&pc, victim, &ALL3, CutBy::Blackhole);
     let first = pc.wait_until(GENEROUS, "the fence program to start (and log its child)", || {
         match calls_for(&fence, victim).into_iter().find(|c| c.child.is_some()) {
@@ -463,7 +468,7 @@ fn issue6_hanging_fence_is_killed_at_its_timeout_and_retried() {
     );
     assert!(calls_for(&fence, victim).iter().all(|c| c.end.is_none()), "a hanging fence call ended by itself?");
     // Still unassigned, and said so.
-    let early = seen_on_before(&s, &held, &survivors, SystemTime::now());
+    let early = seen_on_before(&s, &held, &survivors, fault, SystemTime::now());
     assert!(
         early.is_empty(),
         "{}",
@@ -498,6 +503,7 @@ fn issue6_frozen_leader_host_is_fenced_and_replaced() {
     let leader = pc.wait_leader(&ALL3, GENEROUS);
     let held = held_by(&before, leader);
     let survivors = others(leader);
+    let fault = SystemTime::now();
     let frozen = partition::freeze_host(&pc, leader);
     eprintln!("froze node {leader} (the leader, holds {held:?}): pids {frozen:?}");
     assert!(frozen.len() >= 3, "rctdbd, recoverd and the lock helper at least: {frozen:?}");
@@ -517,7 +523,7 @@ fn issue6_frozen_leader_host_is_fenced_and_replaced() {
         panic!("{}", pc.report(&format!("no successful fence call; calls {:?}", fence.calls())))
     };
     check_fence_call(&pc, &call, leader, &held, new);
-    let early = seen_on_before(&s, &held, &survivors, end);
+    let early = seen_on_before(&s, &held, &survivors, fault, end);
     assert!(
         early.is_empty(),
         "{}",
@@ -570,6 +576,7 @@ fn issue6_kill9_with_fence_command_fences_before_takeover() {
     let before = converge_spread(&pc);
     let (leader, victim, held) = pick_victim(&pc, &before);
     let survivors = others(victim);
+    let fault = SystemTime::now();
     pc.kill9(victim);
     pc.wait_placement(&survivors, GENEROUS);
     assert_never_two_holders(&pc, &s, &format!("kill -9 of node {victim}"));
@@ -577,7 +584,7 @@ fn issue6_kill9_with_fence_command_fences_before_takeover() {
         panic!("{}", pc.report(&format!("node {victim} was not fenced; fence calls {:?}", fence.calls())))
     };
     check_fence_call(&pc, &call, victim, &held, leader);
-    let early = seen_on_before(&s, &held, &survivors, end);
+    let early = seen_on_before(&s, &held, &survivors, fault, end);
     assert!(
         early.is_empty(),
         "{}",
@@ -630,8 +637,10 @@ fn issue6_clean_shutdown_needs_no_fence() {
 /// the sampler records.
 #[test]
 fn issue6_harness_partition_and_fence_program_work() {
-    let (pc, fence) = start(conf("30", Some("10")), Some(FenceAction::PowerOff { delay: Duration::ZERO }));
-    let fence = fence.expect("fence installed");
+    // The program is installed but not configured: the cluster itself
+    // must not power node 1 off while the partitions are tried here.
+    let (pc, _) = start(conf("30", Some("10")), None);
+    let fence = Fence::install(&pc, FenceAction::PowerOff { delay: Duration::ZERO });
     let s = sampler(&pc);
     let owners = converge_spread(&pc);
     let port = |i: usize| std::net::SocketAddr::new(pc.node(i).addr.into(), rctdb_integration::TRANSPORT_PORT);
@@ -644,7 +653,14 @@ fn issue6_harness_partition_and_fence_program_work() {
         assert!(!reach(0, 1) && !reach(1, 0) && !reach(2, 1) && !reach(1, 2), "{by:?}: host 1 still reachable");
         assert!(reach(0, 2) && reach(2, 0), "{by:?}: hosts 0 and 2 must still reach each other");
         part.heal();
-        assert!(reach(0, 1) && reach(1, 0) && reach(2, 1), "{by:?}: healed, host 1 reachable again");
+        // A link set up again needs a moment before it carries traffic.
+        pc.wait_until(Duration::from_secs(10), "host 1 reachable again after healing", || {
+            if reach(0, 1) && reach(1, 0) && reach(2, 1) {
+                Ok(())
+            } else {
+                Err(format!("{by:?}: healed, host 1 still unreachable"))
+            }
+        });
     }
     assert!(s.rounds() > 10 && !s.changes().is_empty(), "the sampler records");
 

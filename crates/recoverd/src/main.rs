@@ -857,17 +857,31 @@ impl Recoverd {
         let holder = self.last_leader;
         let holder_lost =
             holder.is_node() && nodemap.get(holder).is_none_or(|n| n.flags.contains(NodeFlags::DISCONNECTED));
+        let present = nodemap.present().count();
+        let reachable = nodemap.present().filter(|n| !n.flags.contains(NodeFlags::DISCONNECTED)).count();
+        let majority = reachable * 2 > present;
         let text = match (stuck, holder_lost) {
             (false, _) => None,
+            (true, true) if !majority => Some(format!(
+                "Cut off: this node reaches {reachable} of {present} nodes and the cluster lock is held by node \
+                 {holder}; it serves no address until the partition heals"
+            )),
             (true, false) => {
                 Some("Cluster stuck: the cluster lock is held, but no leader announces itself".to_string())
             }
             (true, true) if self.fencer.configured() => {
-                // One node fences: the lowest active one.
+                // One node fences: the lowest active one, and only on the
+                // side of a partition that sees a majority of the nodes (a
+                // node cut off alone must not power off the leader).
                 let fencing = nodemap.present().filter(|n| !n.flags.is_inactive()).map(|n| n.pnn).min();
                 if fencing == Some(self.own) && !self.fencer.is_fenced(holder) {
                     let addr = nodemap.get(holder).map(|n| n.addr).unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
-                    self.fencer.ensure(self.poll.registry(), holder, addr, &[], now);
+                    // What it held, as far as we know.
+                    let ips: Vec<std::net::IpAddr> = match self.client.public_ips(Pnn::CURRENT) {
+                        Ok(l) => l.known.iter().filter(|(_, o)| *o == holder).map(|(i, _)| *i).collect(),
+                        Err(_) => Vec::new(),
+                    };
+                    self.fencer.ensure(self.poll.registry(), holder, addr, &ips, now);
                     self.wake(now + fence::RETRY);
                 }
                 Some(format!(
