@@ -22,8 +22,8 @@ mod types;
 
 pub use frame::{decode, encode, try_encode, FrameBuffer, FrameError, HEADER_LEN, MAGIC, MAX_BODY_LEN, VERSION};
 pub use packet::{
-    srvid, Control, ControlError, ControlReply, ControlRequest, IfaceInfo, Keepalive, Message, Packet, PublicIpInfo,
-    PublicIpList, ReplyData,
+    srvid, Control, ControlError, ControlReply, ControlRequest, DisableRequest, IfaceInfo, Keepalive, Message, Packet,
+    PublicIpInfo, PublicIpList, ReplyData,
 };
 pub use types::{
     DebugLevel, Event, EventRun, Generation, NodeFlags, NodeInfo, NodeMap, ParseLevelError, Pnn, RecMode, RunState,
