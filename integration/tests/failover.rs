@@ -17,9 +17,6 @@
 //! flight (takeover runs are read from the daemons' logs). Transient
 //! overlaps are printed.
 //!
-//! Known daemon bug: `moveip` races with takeover runs (see the ignored
-//! issue5_moveip_is_not_undone_by_a_concurrent_takeover_run).
-//!
 //! Needs root and `cargo build --workspace --bins` first. Deadlines are
 //! generous (a loaded 2-core machine runs several clusters at once); the
 //! benchmark `bench_failover` measures the times.
@@ -473,9 +470,6 @@ fn issue5_moveip_moves_an_address() {
 /// leader's passes see the address released and not yet claimed while
 /// the move is in flight.
 #[test]
-#[ignore = "bug (open, issue 5): `rctdb moveip` cannot disable takeover runs during the move (rctdb has no \
-            DISABLE_TAKEOVER_RUNS yet), so a takeover run in flight can give the address to a third node while \
-            the target's takeip runs"]
 fn issue5_moveip_is_not_undone_by_a_concurrent_takeover_run() {
     let pc = Setup::new(3, 6).tunable("NoIPFailback", "1").start();
     pc.wait_healthy(&ALL3, CONVERGE);

@@ -24,7 +24,7 @@ use crate::args::NodeSelection;
 use crate::format::{self, IpIfaces, IpRow, Stream};
 use crate::run::{check_node, line, stdout_result, write_to, Ctx, Failure, Reply, ETIMEDOUT};
 use rctdb_client::ClientError;
-use rctdb_protocol::{srvid, Control, ControlError, NodeFlags, NodeMap, Pnn, PublicIpInfo, ReplyData};
+use rctdb_protocol::{srvid, Control, ControlError, DisableRequest, NodeFlags, NodeMap, Pnn, PublicIpInfo, ReplyData};
 use serde_json::json;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -73,6 +73,29 @@ pub fn failure_status(code: i32) -> i32 {
     match code.checked_neg() {
         Some(n) if (1..=255).contains(&n) => n,
         _ => 1,
+    }
+}
+
+/// How long `moveip` and `reloadips` disable takeover runs: twice the
+/// timelimit (CTDB's choice), in whole seconds, at least 1. They re-enable
+/// them when done; the timeout only matters if the tool dies meanwhile.
+pub fn disable_seconds(timelimit: Duration) -> u32 {
+    let secs = (timelimit * 2).as_millis().div_ceil(1000);
+    u32::try_from(secs).unwrap_or(u32::MAX).max(1)
+}
+
+/// The answers to DISABLE_TAKEOVER_RUNS sent to `nodes`: every node must
+/// have answered with its PNN. The first negative answer (`-EAGAIN`: a
+/// takeover run is in progress) is the error, else `-ETIMEDOUT` if a node
+/// has not answered.
+pub fn disable_outcome(nodes: &[Pnn], answers: &[i32]) -> Result<(), i32> {
+    if let Some(&code) = answers.iter().find(|a| **a < 0) {
+        return Err(code);
+    }
+    if nodes.iter().all(|p| answers.contains(&(p.0 as i32))) {
+        Ok(())
+    } else {
+        Err(-ETIMEDOUT)
     }
 }
 
@@ -183,6 +206,55 @@ impl Ctx<'_> {
         };
         let _ = self.client.control(Pnn::CURRENT, Control::DeregisterSrvid(reply));
         result
+    }
+
+    /// DISABLE_TAKEOVER_RUNS for `secs` seconds (0: re-enable) to the
+    /// recovery daemon of every node of `nodes`, and wait up to the
+    /// timelimit for all of them to confirm (reference §7.6, §8.8). A
+    /// refusal (a takeover run is in progress: `-EAGAIN`) or a missing
+    /// answer fails with `Failed to disable takeover runs` (or `enable`).
+    fn disable_takeover_runs(&mut self, nodes: &[Pnn], secs: u32) -> Result<(), Failure> {
+        let failed = if secs == 0 { "Failed to enable takeover runs" } else { "Failed to disable takeover runs" };
+        self.srvid_counter = self.srvid_counter.wrapping_add(1);
+        let reply = reply_srvid(std::process::id(), self.srvid_counter);
+        self.client.register_srvid(Pnn::CURRENT, reply).map_err(|e| with_context(e, failed.into()))?;
+        let request = DisableRequest { pnn: self.local, srvid: reply, timeout_secs: secs }.encode();
+        let mut answers = Vec::new();
+        let mut result = Ok(());
+        for &p in nodes {
+            if let Err(e) = self.client.send_message(self.dest(p), srvid::DISABLE_TAKEOVER_RUNS, request.clone()) {
+                result = Err(with_context(e, failed.into()));
+                break;
+            }
+        }
+        if result.is_ok() {
+            let until = Instant::now() + self.opts.timeout;
+            while answers.len() < nodes.len() {
+                match self.await_reply(reply, until) {
+                    Ok(Some(a)) => answers.push(a),
+                    Ok(None) => break,
+                    Err(e) => {
+                        result = Err(with_context(e, failed.into()));
+                        break;
+                    }
+                }
+            }
+            if result.is_ok() {
+                result = disable_outcome(nodes, &answers)
+                    .map_err(|code| Failure { message: failed.into(), status: failure_status(code) });
+            }
+        }
+        let _ = self.client.control(Pnn::CURRENT, Control::DeregisterSrvid(reply));
+        result
+    }
+
+    /// Re-enable takeover runs on `nodes` after `disable_takeover_runs`;
+    /// a failure is reported on stderr but is not the command's (the
+    /// disable times out by itself).
+    fn reenable_takeover_runs(&mut self, nodes: &[Pnn]) {
+        if let Err(f) = self.disable_takeover_runs(nodes, 0) {
+            write_to(Stream::Stderr, &line(&f.message));
+        }
     }
 
     /// The first well-formed message for `srvid` before `until`; other
@@ -349,11 +421,13 @@ impl Ctx<'_> {
     /// each failure printed as it happens; then `Failed to move IP %s to
     /// node %u` with the last failure's status.
     ///
-    /// CTDB also disables takeover runs on every node around the move;
-    /// rctdb's recovery daemons have no such switch, so the leader's next
-    /// IP check may move the address back unless NoIPFailback=1 (as CTDB
-    /// documents for the run after the move). The "cannot host" check is
-    /// done once, before the attempts: retrying cannot change the answer.
+    /// Takeover runs are disabled on every connected node for the move
+    /// (for twice the timelimit; all must confirm, a node in the middle of
+    /// a run refuses and the attempt fails), so no run can hand the address
+    /// elsewhere while it moves; they are re-enabled before IPREALLOCATED.
+    /// The next takeover run may still move the address back unless
+    /// NoIPFailback=1 (as CTDB documents). The "cannot host" check is done
+    /// once, before the attempts: retrying cannot change the answer.
     pub(crate) fn moveip(&mut self, ip: IpAddr, pnn: Pnn) -> Result<Reply, Failure> {
         check_node(&self.client.nodemap(Pnn::CURRENT)?, pnn)?;
         if !self.known_ips(pnn)?.iter().any(|(a, _)| *a == ip) {
@@ -380,14 +454,27 @@ impl Ctx<'_> {
 
     fn move_once(&mut self, ip: IpAddr, pnn: Pnn) -> Result<(), Failure> {
         let map = self.client.nodemap(Pnn::CURRENT)?;
-        let others: Vec<Pnn> = active_nodes(&map).into_iter().filter(|p| *p != pnn).collect();
+        let connected = connected_nodes(&map);
+        if let Err(f) = self.disable_takeover_runs(&connected, disable_seconds(self.opts.timeout)) {
+            // Those that did confirm need not wait for their timer.
+            self.reenable_takeover_runs(&connected);
+            return Err(f);
+        }
+        let moved = self.release_and_take(&map, ip, pnn);
+        self.reenable_takeover_runs(&connected);
+        moved?;
+        self.multi_all(&connected, |_| Control::IpReallocated)
+            .map_err(|f| Failure { message: format!("{}\nFailed to send IPREALLOCATED to nodes", f.message), ..f })
+    }
+
+    fn release_and_take(&mut self, map: &NodeMap, ip: IpAddr, pnn: Pnn) -> Result<(), Failure> {
+        let others: Vec<Pnn> = active_nodes(map).into_iter().filter(|p| *p != pnn).collect();
         self.multi_all(&others, |_| Control::ReleaseIp { ip, new_owner: pnn })
             .map_err(|f| Failure { message: format!("{}\nFailed to release IP on nodes", f.message), ..f })?;
         if let Err(e) = self.client.control(self.dest(pnn), Control::TakeoverIp { ip, owner: pnn }) {
             return Err(with_context(e, format!("Failed to takeover IP on node {pnn}")));
         }
-        self.multi_all(&connected_nodes(&map), |_| Control::IpReallocated)
-            .map_err(|f| Failure { message: format!("{}\nFailed to send IPREALLOCATED to nodes", f.message), ..f })
+        Ok(())
     }
 
     /// `addip IP/BITS IFACES` on `pnn` (CTDB §8.9): already known ⇒
@@ -445,16 +532,24 @@ impl Ctx<'_> {
     }
 
     /// `reloadips [all|PNN-LIST]` (default: this node; CTDB §8.9):
-    /// RELOAD_PUBLIC_IPS to the selected active nodes (a failure prints
-    /// the errors and `Failed to reload IPs on some nodes.` but goes on),
-    /// then `ipreallocate`, whose result is the command's. CTDB disables
-    /// takeover runs around the reload; rctdb has no such switch (the
-    /// recovery daemons only request runs, and the one asked for here
-    /// comes after every reload has answered).
+    /// takeover runs are disabled on every connected node (for twice the
+    /// timelimit; all must confirm, else `Failed to disable takeover
+    /// runs`), RELOAD_PUBLIC_IPS goes to the selected active nodes (a
+    /// failure prints the errors and `Failed to reload IPs on some nodes.`
+    /// but goes on), takeover runs are re-enabled, then `ipreallocate`,
+    /// whose result is the command's. So no run works from a half-reloaded
+    /// set of addresses.
     pub(crate) fn reloadips(&mut self, sel: &NodeSelection) -> Result<Reply, Failure> {
         let map = self.client.nodemap(Pnn::CURRENT)?;
         let targets = reload_targets(&map, sel, self.local).map_err(Failure::new)?;
-        let failed = self.multi(&targets, |_| Control::ReloadPublicIps)?;
+        let connected = connected_nodes(&map);
+        if let Err(f) = self.disable_takeover_runs(&connected, disable_seconds(self.opts.timeout)) {
+            self.reenable_takeover_runs(&connected);
+            return Err(f);
+        }
+        let failed = self.multi(&targets, |_| Control::ReloadPublicIps);
+        self.reenable_takeover_runs(&connected);
+        let failed = failed?;
         let mut text = Vec::new();
         if !failed.is_empty() {
             for (_, f) in &failed {
@@ -528,6 +623,26 @@ mod tests {
         assert_eq!(failure_status(-110), 110);
         assert_eq!(failure_status(-1000), 1);
         assert_eq!(failure_status(i32::MIN), 1);
+    }
+
+    #[test]
+    fn disable_timeout_is_twice_the_timelimit_in_whole_seconds() {
+        assert_eq!(disable_seconds(Duration::from_secs(10)), 20);
+        assert_eq!(disable_seconds(Duration::from_millis(300)), 1);
+        assert_eq!(disable_seconds(Duration::from_millis(1200)), 3);
+        assert_eq!(disable_seconds(Duration::ZERO), 1);
+        assert_eq!(disable_seconds(Duration::from_secs(u64::MAX / 4)), u32::MAX);
+    }
+
+    #[test]
+    fn disable_answers() {
+        let nodes = [Pnn(0), Pnn(1), Pnn(2)];
+        assert_eq!(disable_outcome(&nodes, &[2, 0, 1]), Ok(()));
+        assert_eq!(disable_outcome(&nodes, &[2, 0]), Err(-ETIMEDOUT));
+        assert_eq!(disable_outcome(&nodes, &[2, 0, 0]), Err(-ETIMEDOUT));
+        assert_eq!(disable_outcome(&nodes, &[2, -11, 1]), Err(-11));
+        assert_eq!(disable_outcome(&[], &[]), Ok(()));
+        assert_eq!(failure_status(-11), 11);
     }
 
     #[test]

@@ -3,9 +3,9 @@
 //! state, and records what it was asked. Each test is a few lines.
 
 use rctdb_protocol::{
-    encode, srvid, Control, ControlError, ControlReply, DebugLevel, Event, EventRun, FrameBuffer, Generation,
-    IfaceInfo, Message, NodeFlags, NodeInfo, NodeMap, Packet, Pnn, PublicIpInfo, PublicIpList, RecMode, ReplyData,
-    RunState, ScriptRun, ScriptStatus, Uptime, VnnMap,
+    encode, srvid, Control, ControlError, ControlReply, DebugLevel, DisableRequest, Event, EventRun, FrameBuffer,
+    Generation, IfaceInfo, Message, NodeFlags, NodeInfo, NodeMap, Packet, Pnn, PublicIpInfo, PublicIpList, RecMode,
+    ReplyData, RunState, ScriptRun, ScriptStatus, Uptime, VnnMap,
 };
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
@@ -70,6 +70,12 @@ struct Cluster {
     garps: Vec<(u32, IpAddr, String)>,
     /// IP controls with their arguments, `(node, control)`.
     ip_log: Vec<(u32, Control)>,
+    /// DISABLE_TAKEOVER_RUNS messages received, `(node, timeout)`.
+    disables: Vec<(u32, u32)>,
+    /// What a node answers to DISABLE_TAKEOVER_RUNS with a non-zero
+    /// timeout instead of its PNN (-11: a takeover run is in progress),
+    /// and how many more times (then it answers its PNN).
+    disable_refusal: HashMap<u32, (i32, usize)>,
 }
 
 /// One public address as a fake node knows it.
@@ -122,6 +128,8 @@ fn three_nodes() -> Cluster {
         takeover_requests: Vec::new(),
         garps: Vec::new(),
         ip_log: Vec::new(),
+        disables: Vec::new(),
+        disable_refusal: HashMap::new(),
     }
 }
 
@@ -348,6 +356,22 @@ impl Cluster {
         })
     }
 
+    /// A DISABLE_TAKEOVER_RUNS message: the recovery daemon's answer for
+    /// `(pnn, srvid)`, if one is wanted.
+    fn disable_takeover_runs(&mut self, m: &Message) -> Option<(u32, u64, i32)> {
+        let req = DisableRequest::decode(&m.data)?;
+        let node = if m.dest == Pnn::CURRENT { self.local } else { m.dest.0 };
+        self.disables.push((node, req.timeout_secs));
+        let mut answer = node as i32;
+        if req.timeout_secs != 0 {
+            if let Some((code, left)) = self.disable_refusal.get_mut(&node).filter(|(_, left)| *left > 0) {
+                *left -= 1;
+                answer = *code;
+            }
+        }
+        (req.srvid != 0).then_some((req.pnn.0, req.srvid, answer))
+    }
+
     /// A TAKEOVER_RUN request: the leader's answer for `(pnn, srvid)`,
     /// if it answers this one.
     fn takeover_run(&mut self, m: &Message) -> Option<(u32, u64, i32)> {
@@ -434,8 +458,12 @@ fn serve(mut stream: UnixStream, cluster: Arc<Mutex<Cluster>>) {
         while let Ok(Some(packet)) = frames.next_packet() {
             let req = match packet {
                 Packet::Control(req) => req,
-                Packet::Message(m) if m.srvid == srvid::TAKEOVER_RUN => {
-                    let answer = cluster.lock().unwrap().takeover_run(&m);
+                Packet::Message(m) if m.srvid == srvid::TAKEOVER_RUN || m.srvid == srvid::DISABLE_TAKEOVER_RUNS => {
+                    let answer = if m.srvid == srvid::TAKEOVER_RUN {
+                        cluster.lock().unwrap().takeover_run(&m)
+                    } else {
+                        cluster.lock().unwrap().disable_takeover_runs(&m)
+                    };
                     // The leader answers to (pnn, srvid); the fake has one
                     // connection per client, so deliver it here if the
                     // srvid is registered on it.
@@ -1320,6 +1348,10 @@ impl Fake {
         self.cluster.lock().unwrap().ip_log.clone()
     }
 
+    fn disables(&self) -> Vec<(u32, u32)> {
+        self.cluster.lock().unwrap().disables.clone()
+    }
+
     fn takeover_requests(&self) -> Vec<(Pnn, Vec<u8>)> {
         self.cluster.lock().unwrap().takeover_requests.clone()
     }
@@ -1692,6 +1724,9 @@ fn moveip_releases_everywhere_then_takes_over() {
         ]
     );
     assert!(f.rctdb(&["ip", "all"]).stdout.contains("\n10.0.0.31 1\n"));
+    // Takeover runs disabled on every connected node for 2 × the timelimit
+    // around the move, then re-enabled.
+    assert_eq!(f.disables(), vec![(0, 20), (1, 20), (2, 20), (0, 0), (1, 0), (2, 0)]);
     // No takeover run is requested.
     assert!(f.takeover_requests().is_empty());
     let v: serde_json::Value = serde_json::from_str(&f.rctdb(&["--json", "moveip", "10.0.0.31", "2"]).stdout).unwrap();
@@ -1720,6 +1755,24 @@ fn moveip_skips_inactive_nodes_and_checks_the_target() {
     assert_eq!((o.code, o.stderr.as_str()), (1, "Invalid PNN x\n"));
     let o = f.rctdb(&["moveip", "10.0.0.34", "1", "-n", "2"]);
     assert_eq!((o.code, o.stderr.as_str()), (1, "Node cannot be specified for command moveip\n"));
+    assert_eq!(f.count("TAKEOVER_IP"), 1);
+}
+
+#[test]
+fn moveip_retries_while_a_takeover_run_is_in_progress() {
+    let mut c = with_ips(three_ok());
+    // Node 2's recovery daemon is running a takeover run at the first try.
+    c.disable_refusal.insert(2, (-11, 1));
+    let f = Fake::start(c);
+    let start = Instant::now();
+    let o = f.rctdb(&["-t", "2", "moveip", "10.0.0.32", "1"]);
+    assert!(start.elapsed() >= Duration::from_secs(3));
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (0, "", "Failed to disable takeover runs\n"));
+    // Nothing moved at the first try; re-enabled where it was disabled.
+    assert_eq!(
+        f.disables(),
+        vec![(0, 4), (1, 4), (2, 4), (0, 0), (1, 0), (2, 0), (0, 4), (1, 4), (2, 4), (0, 0), (1, 0), (2, 0)]
+    );
     assert_eq!(f.count("TAKEOVER_IP"), 1);
 }
 
@@ -1831,6 +1884,8 @@ fn reloadips_on_selected_active_nodes() {
     silent_ok(&f.rctdb(&["reloadips"]));
     assert_eq!(reloads(&f), vec![0]);
     assert_eq!(f.takeover_requests().len(), 1);
+    // Takeover runs are disabled around the reload on the connected nodes.
+    assert_eq!(f.disables(), vec![(0, 20), (1, 20), (0, 0), (1, 0)]);
     silent_ok(&f.rctdb(&["reloadips", "all"]));
     assert_eq!(reloads(&f), vec![0, 0, 1]);
     silent_ok(&f.rctdb(&["reloadips", "1,2"]));
@@ -1845,6 +1900,18 @@ fn reloadips_on_selected_active_nodes() {
     assert_eq!((o.code, o.stderr.as_str()), (1, "Invalid node x\n"));
     let o = f.rctdb(&["reloadips", "-n", "1"]);
     assert_eq!((o.code, o.stderr.as_str()), (1, "Node cannot be specified for command reloadips\n"));
+}
+
+#[test]
+fn reloadips_needs_takeover_runs_disabled() {
+    let mut c = three_nodes();
+    c.disable_refusal.insert(1, (-11, 1));
+    let f = Fake::start(c);
+    let o = f.rctdb(&["reloadips", "all"]);
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (11, "", "Failed to disable takeover runs\n"));
+    assert!(f.log().iter().all(|(_, c)| *c != "RELOAD_PUBLIC_IPS"));
+    assert!(f.takeover_requests().is_empty());
+    assert_eq!(f.disables(), vec![(0, 20), (1, 20), (0, 0), (1, 0)]);
 }
 
 #[test]

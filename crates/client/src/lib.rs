@@ -186,6 +186,36 @@ impl Client {
         read.map(|()| out)
     }
 
+    /// Take the already-received messages for `srvid` out of the queue,
+    /// without reading the socket: for a caller that is waiting for
+    /// replies ([`Client::wait_replies`] queues messages) and must answer
+    /// some messages meanwhile.
+    pub fn take_messages(&mut self, srvid: u64) -> Vec<Message> {
+        let (take, keep) = std::mem::take(&mut self.messages).into_iter().partition(|m| m.srvid == srvid);
+        self.messages = keep;
+        take.into()
+    }
+
+    /// Are messages already received and waiting? The socket will not
+    /// become readable for them again: a caller polling [`Client::fd`]
+    /// must call [`Client::poll_messages`] when this is true. Call it
+    /// only with no control outstanding: replies already read are dropped.
+    pub fn has_messages(&mut self) -> bool {
+        let _ = self.queue_buffered();
+        !self.messages.is_empty()
+    }
+
+    /// Move the complete packets already read into the message queue
+    /// (other packets are stale replies: dropped, as `poll_messages` does).
+    fn queue_buffered(&mut self) -> Result<(), ClientError> {
+        while let Some(p) = self.frames.next_packet()? {
+            if let Packet::Message(m) = p {
+                self.messages.push_back(m);
+            }
+        }
+        Ok(())
+    }
+
     /// The socket, for registering with a poller: readable means
     /// [`Client::poll_messages`] has something to return.
     pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {

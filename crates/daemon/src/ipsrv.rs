@@ -7,6 +7,7 @@ use super::{Daemon, Origin, Waiter, EINVAL, ENOENT};
 use crate::publicips::{ReleasePlan, TakePlan};
 use log::{error, info, warn};
 use rctdb_protocol::{Control, ControlError, Event, EventRun, NodeFlags, Pnn, PublicIpList, ReplyData, RunState};
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,50 @@ pub(super) struct Garp {
     pub conns: crate::tickles::Conns,
     pub rounds_left: u32,
     pub next_at: Instant,
+}
+
+/// How long a snapshot of the kernel's addresses answers TAKEOVER_IP and
+/// RELEASE_IP: the bound on how late those controls see a change made
+/// outside rctdbd (an operator, a network restart).
+const KERNEL_SNAPSHOT_TTL: Duration = Duration::from_millis(100);
+
+/// "Does the kernel hold this address?" for the controls of a takeover
+/// run. Every run sends every node a RELEASE_IP or TAKEOVER_IP for every
+/// public address, most of them redundant, and one getifaddrs dump costs
+/// about half a millisecond with a few hundred addresses: hundreds of
+/// milliseconds per run, before the first address moves. So the dump is
+/// shared for [`KERNEL_SNAPSHOT_TTL`]. This node's own IP events are what
+/// change its public addresses: an address with an event in flight is
+/// busy (the controls do not look at the kernel for it), and the end of
+/// every IP event drops the snapshot.
+#[derive(Default)]
+pub(super) struct KernelAddrs {
+    snapshot: Option<(Instant, BTreeSet<IpAddr>)>,
+}
+
+impl KernelAddrs {
+    /// Is `ip` on a local interface, from a snapshot younger than the TTL
+    /// or a fresh one made with `read`?
+    pub fn has_with(&mut self, now: Instant, ip: IpAddr, read: impl FnOnce() -> BTreeSet<IpAddr>) -> bool {
+        match &self.snapshot {
+            Some((at, addrs)) if now.saturating_duration_since(*at) < KERNEL_SNAPSHOT_TTL => addrs.contains(&ip),
+            _ => {
+                let addrs = read();
+                let has = addrs.contains(&ip);
+                self.snapshot = Some((now, addrs));
+                has
+            }
+        }
+    }
+
+    pub fn has(&mut self, ip: IpAddr) -> bool {
+        self.has_with(Instant::now(), ip, rctdb_sys::kernel_addrs)
+    }
+
+    /// The kernel's addresses have changed (or may have).
+    pub fn invalidate(&mut self) {
+        self.snapshot = None;
+    }
 }
 
 /// What an IP event was for.
@@ -145,7 +190,7 @@ impl Daemon {
 
     fn take_ip(&mut self, ip: IpAddr, reply: Option<(Origin, u32)>) -> Option<Result<ReplyData, ControlError>> {
         let own = self.nodes.own();
-        let has = rctdb_sys::kernel_addrs().contains(&ip);
+        let has = self.kernel.has(ip);
         let Some(bits) = self.publicips.get(ip).map(|v| v.bits) else {
             return Some(Ok(ReplyData::None));
         };
@@ -183,7 +228,7 @@ impl Daemon {
         reply: Option<(Origin, u32)>,
     ) -> Option<Result<ReplyData, ControlError>> {
         self.garp.retain(|g| g.ip != ip);
-        let has = rctdb_sys::kernel_addrs().contains(&ip);
+        let has = self.kernel.has(ip);
         let Some(bits) = self.publicips.get(ip).map(|v| v.bits) else {
             return Some(Ok(ReplyData::None));
         };
@@ -216,6 +261,7 @@ impl Daemon {
     /// An IP event finished (`None` = cancelled).
     pub(super) fn ip_event_done(&mut self, job: IpJob, run: Option<&EventRun>) {
         let own = self.nodes.own();
+        self.kernel.invalidate();
         let failure = match run {
             None => Some("cancelled".to_string()),
             Some(r) => r.failure().map(|s| format!("script {} {}", s.name, s.status.word())),
@@ -267,6 +313,7 @@ impl Daemon {
 
     /// Stop or ban: give up every address we hold.
     pub(super) fn release_all_ips(&mut self) {
+        self.kernel.invalidate();
         let has = rctdb_sys::kernel_addrs();
         let held: Vec<IpAddr> = self.publicips.vnns().filter(|v| has.contains(&v.ip)).map(|v| v.ip).collect();
         if !held.is_empty() {
@@ -353,5 +400,33 @@ impl Daemon {
 
     pub(super) fn garp_deadline(&self) -> Option<Instant> {
         self.garp.iter().map(|g| g.next_at).min()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_snapshot_is_shared_for_the_ttl_and_dropped_on_demand() {
+        let a: IpAddr = "198.51.100.1".parse().unwrap();
+        let b: IpAddr = "198.51.100.2".parse().unwrap();
+        let t0 = Instant::now();
+        let mut reads = 0;
+        let mut k = KernelAddrs::default();
+        let mut read = |set: &[IpAddr]| {
+            reads += 1;
+            set.iter().copied().collect::<BTreeSet<IpAddr>>()
+        };
+        assert!(k.has_with(t0, a, || read(&[a])));
+        // Within the TTL: the same snapshot, whatever the kernel says now.
+        assert!(!k.has_with(t0 + Duration::from_millis(99), b, || read(&[a, b])));
+        assert!(k.has_with(t0 + Duration::from_millis(99), a, || read(&[])));
+        // After it: read again.
+        assert!(k.has_with(t0 + KERNEL_SNAPSHOT_TTL, b, || read(&[a, b])));
+        // Dropped (an IP event ended): read again at once.
+        k.invalidate();
+        assert!(!k.has_with(t0 + KERNEL_SNAPSHOT_TTL, a, || read(&[b])));
+        assert_eq!(reads, 3);
     }
 }

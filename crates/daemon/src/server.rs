@@ -246,6 +246,7 @@ pub struct Daemon {
     supervisor: Option<Supervisor>,
     publicips: crate::publicips::PublicIps,
     garp: Vec<Garp>,
+    kernel: ipsrv::KernelAddrs,
     /// Connections on public addresses, ours and those other nodes hold.
     tickles: std::collections::BTreeMap<IpAddr, crate::tickles::Conns>,
     next_tickle_scan: Instant,
@@ -336,6 +337,7 @@ impl Daemon {
             supervisor: setup.recoverd.map(|(program, env)| Supervisor::new(program, env)),
             publicips: crate::publicips::PublicIps::from_config(&setup.public_addresses),
             garp: Vec::new(),
+            kernel: ipsrv::KernelAddrs::default(),
             tickles: std::collections::BTreeMap::new(),
             next_tickle_scan: now,
             lease: rctdb_lease::Lease::new(setup.lease_time, now),

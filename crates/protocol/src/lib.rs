@@ -22,8 +22,8 @@ mod types;
 
 pub use frame::{decode, encode, try_encode, FrameBuffer, FrameError, HEADER_LEN, MAGIC, MAX_BODY_LEN, VERSION};
 pub use packet::{
-    decode_held_back, encode_held_back, srvid, Control, ControlError, ControlReply, ControlRequest, HeldBack,
-    IfaceInfo, Keepalive, Message, Packet, PeerLease, PublicIpInfo, PublicIpList, ReplyData, Safety,
+    decode_held_back, encode_held_back, srvid, Control, ControlError, ControlReply, ControlRequest, DisableRequest,
+    HeldBack, IfaceInfo, Keepalive, Message, Packet, PeerLease, PublicIpInfo, PublicIpList, ReplyData, Safety,
 };
 pub use types::{
     DebugLevel, Event, EventRun, Generation, NodeFlags, NodeInfo, NodeMap, ParseLevelError, Pnn, RecMode, RunState,

@@ -382,4 +382,46 @@ pub mod srvid {
     pub const FENCED: u64 = 0xF600_0000_0000_0005;
     /// Base of the range from which clients pick private reply srvids.
     pub const CLIENT_BASE: u64 = 0xBE00_0000_0000_0000;
+    /// Disable takeover runs on the receiving node's recovery daemon for a
+    /// while (CTDB's value). Payload: a [`DisableRequest`](super::DisableRequest);
+    /// the answer, if asked for, is an i32 LE: the responder's PNN, or a
+    /// negative errno (`-EAGAIN` while a takeover run is in progress).
+    pub const DISABLE_TAKEOVER_RUNS: u64 = 0xFB03_0000_0000_0000;
+}
+
+/// Payload of [`srvid::DISABLE_TAKEOVER_RUNS`] (CTDB's
+/// `ctdb_disable_message`): who to answer, and for how long. A fixed
+/// 16-byte layout, `pnn u32 LE, srvid u64 LE, timeout u32 LE`, like the
+/// other srvid payloads (not postcard).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DisableRequest {
+    /// The node the answer goes to.
+    pub pnn: Pnn,
+    /// The srvid the answer goes to; 0: no answer wanted.
+    pub srvid: u64,
+    /// Seconds to stay disabled; 0 re-enables at once.
+    pub timeout_secs: u32,
+}
+
+impl DisableRequest {
+    /// Encoded length.
+    pub const LEN: usize = 16;
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(Self::LEN);
+        v.extend_from_slice(&self.pnn.0.to_le_bytes());
+        v.extend_from_slice(&self.srvid.to_le_bytes());
+        v.extend_from_slice(&self.timeout_secs.to_le_bytes());
+        v
+    }
+
+    /// `None` unless exactly [`DisableRequest::LEN`] bytes.
+    pub fn decode(b: &[u8]) -> Option<DisableRequest> {
+        let b: &[u8; Self::LEN] = b.try_into().ok()?;
+        Some(DisableRequest {
+            pnn: Pnn(u32::from_le_bytes(b[0..4].try_into().ok()?)),
+            srvid: u64::from_le_bytes(b[4..12].try_into().ok()?),
+            timeout_secs: u32::from_le_bytes(b[12..16].try_into().ok()?),
+        })
+    }
 }

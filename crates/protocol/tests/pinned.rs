@@ -494,6 +494,7 @@ fn srvids_are_pinned() {
         (srvid::HELD_BACK, 0xF600_0000_0000_0003),
         (srvid::STUCK, 0xF600_0000_0000_0004),
         (srvid::FENCED, 0xF600_0000_0000_0005),
+        (srvid::DISABLE_TAKEOVER_RUNS, 0xFB03_0000_0000_0000),
     ];
     for (got, want) in all {
         assert_eq!(got, want);
@@ -627,4 +628,16 @@ fn positions_match_the_wire() {
     same(replies(), reply_position);
     same(events(), event_position);
     same(script_statuses(), script_status_position);
+}
+
+/// The DISABLE_TAKEOVER_RUNS payload is a fixed layout, not postcard.
+#[test]
+fn disable_request_is_pinned() {
+    let r = DisableRequest { pnn: Pnn(2), srvid: 0xBE00_0000_1234_0001, timeout_secs: 20 };
+    let want = [2, 0, 0, 0, 0x01, 0x00, 0x34, 0x12, 0x00, 0x00, 0x00, 0xBE, 20, 0, 0, 0];
+    assert_eq!(r.encode(), want);
+    assert_eq!(DisableRequest::decode(&want), Some(r));
+    assert_eq!(DisableRequest::decode(&want[..15]), None);
+    assert_eq!(DisableRequest::decode(&[want.as_slice(), &[0]].concat()), None);
+    assert_eq!(DisableRequest::decode(&[]), None);
 }

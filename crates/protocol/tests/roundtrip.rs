@@ -220,3 +220,19 @@ fn strategies_reach_every_variant() {
     assert_eq!(lists, BTreeSet::from([("available", 0), ("available", 1), ("known", 0), ("known", 1)]));
     assert_eq!(tags_seen(public_ip_info().prop_map(|i| i.ip)), BTreeSet::from([0, 1]));
 }
+
+proptest! {
+    #[test]
+    fn disable_request_roundtrips(pnn in any::<u32>(), srvid in any::<u64>(), timeout_secs in any::<u32>()) {
+        let r = DisableRequest { pnn: Pnn(pnn), srvid, timeout_secs };
+        let b = r.encode();
+        prop_assert_eq!(b.len(), DisableRequest::LEN);
+        prop_assert_eq!(DisableRequest::decode(&b), Some(r));
+    }
+
+    #[test]
+    fn disable_request_decode_never_panics(b in proptest::collection::vec(any::<u8>(), 0..40)) {
+        let d = DisableRequest::decode(&b);
+        prop_assert_eq!(d.is_some(), b.len() == DisableRequest::LEN);
+    }
+}

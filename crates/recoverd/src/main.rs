@@ -12,6 +12,7 @@
 //! Controls are synchronous with bounded timeouts.
 #![forbid(unsafe_code)]
 
+mod disable;
 mod fence;
 mod leader;
 mod lock;
@@ -81,6 +82,7 @@ fn run() -> Result<ExitCode, String> {
     client.register_srvid(Pnn::CURRENT, srvid::NODE_MAP_CHANGED).map_err(|e| e.to_string())?;
     client.register_srvid(Pnn::CURRENT, srvid::TAKEOVER_RUN).map_err(|e| e.to_string())?;
     client.register_srvid(Pnn::CURRENT, srvid::FENCED).map_err(|e| e.to_string())?;
+    client.register_srvid(Pnn::CURRENT, srvid::DISABLE_TAKEOVER_RUNS).map_err(|e| e.to_string())?;
     let lock_argv = conf.cluster.cluster_lock.as_ref().map(helper_argv);
     match &conf.cluster.cluster_lock {
         Some(l) => info!("Cluster lock is {l}"),
@@ -139,6 +141,10 @@ struct Recoverd {
     need_takeover: bool,
     /// Who asked for the pending takeover run and wants an answer.
     takeover_waiters: Vec<(Pnn, u64)>,
+    /// DISABLE_TAKEOVER_RUNS (reference §7.6).
+    takeover_runs: disable::TakeoverRunsSwitch,
+    /// Between "Takeover run starting" and its end: disabling is refused.
+    run_in_progress: bool,
     /// SIGTERM/SIGINT self-pipe.
     signals: std::os::unix::net::UnixStream,
     /// SIGCHLD self-pipe.
@@ -212,6 +218,8 @@ impl Recoverd {
             need_takeover: false,
             parent,
             takeover_waiters: Vec::new(),
+            takeover_runs: disable::TakeoverRunsSwitch::default(),
+            run_in_progress: false,
             signals,
             children,
             fencer: fence::Fencer::new(conf.failover.fence_command.clone(), conf.failover.fence_timeout, FIRST_FENCE),
@@ -239,7 +247,13 @@ impl Recoverd {
             if let Some(t) = self.fencer.poll_timeout() {
                 deadline = deadline.min(t);
             }
-            let timeout = deadline.saturating_duration_since(Instant::now());
+            if let Some(t) = self.takeover_runs.poll_timeout() {
+                deadline = deadline.min(t);
+            }
+            // Messages read while waiting for control replies do not make
+            // the socket readable again.
+            let queued = self.client.has_messages();
+            let timeout = if queued { Duration::ZERO } else { deadline.saturating_duration_since(Instant::now()) };
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
                 if e.kind() == std::io::ErrorKind::Interrupted {
                     continue;
@@ -249,6 +263,9 @@ impl Recoverd {
             // A stop request first: if rctdbd stopped us and then exited,
             // both are ready, and it is a clean stop, not a death.
             let mut ready: Vec<Token> = events.iter().map(|e| e.token()).collect();
+            if queued && !ready.contains(&CLIENT) {
+                ready.push(CLIENT);
+            }
             ready.sort_by_key(|t| if *t == SIGNALS { 0 } else { 1 });
             for token in ready {
                 match token {
@@ -291,6 +308,10 @@ impl Recoverd {
             }
             let now = Instant::now();
             self.fencer.on_timeout(now);
+            if self.takeover_runs.handle_timeout(now) {
+                info!("Reenabling takeover runs after timeout");
+                self.next_pass = now;
+            }
             let e = self.lock.as_mut().and_then(|l| l.on_timeout(self.poll.registry(), now));
             self.on_lock_event(e);
             let actions = self.leadership.handle_timeout(now);
@@ -414,7 +435,10 @@ impl Recoverd {
                     // Look again now rather than at the next pass; a node
                     // that is not the leader prompts the leader.
                     self.next_pass = now;
-                    if !self.leadership.is_leader() && self.leadership.leader().is_node() {
+                    if !self.leadership.is_leader()
+                        && self.leadership.leader().is_node()
+                        && !self.takeover_runs.is_disabled(now)
+                    {
                         let _ = self.request_takeover_run(0);
                     }
                     continue;
@@ -441,6 +465,10 @@ impl Recoverd {
                     }
                     continue;
                 }
+                srvid::DISABLE_TAKEOVER_RUNS => {
+                    self.on_disable_takeover_runs(&m.data);
+                    continue;
+                }
                 _ => continue,
             };
             if let Err(e) = self.apply(actions) {
@@ -449,6 +477,33 @@ impl Recoverd {
             }
         }
         None
+    }
+
+    /// A DISABLE_TAKEOVER_RUNS message (reference §7.6): switch, log,
+    /// answer the sender if it asked.
+    fn on_disable_takeover_runs(&mut self, data: &[u8]) {
+        let Some(req) = rctdb_protocol::DisableRequest::decode(data) else {
+            warn!("Ignoring a malformed DISABLE_TAKEOVER_RUNS message ({} bytes)", data.len());
+            return;
+        };
+        let now = Instant::now();
+        let (outcome, answer) =
+            self.takeover_runs.handle_request(now, req.timeout_secs, self.run_in_progress, self.own.0);
+        match outcome {
+            disable::Outcome::Disabled(n) => info!("Disabling takeover runs for {n} seconds"),
+            disable::Outcome::Reenabled { was_disabled } => {
+                if was_disabled {
+                    info!("Reenabling takeover runs");
+                }
+                self.next_pass = now;
+            }
+            disable::Outcome::Busy => warn!("Unable to disable takeover runs: a takeover run is in progress"),
+        }
+        if req.srvid != 0 {
+            if let Err(e) = self.client.send_message(req.pnn, req.srvid, answer.to_le_bytes().to_vec()) {
+                warn!("Cannot answer DISABLE_TAKEOVER_RUNS from node {}: {e}", req.pnn);
+            }
+        }
     }
 
     fn apply(&mut self, actions: Vec<Action>) -> Result<(), String> {
@@ -575,6 +630,9 @@ impl Recoverd {
     /// holds ⇒ ask the leader for a takeover run; one the kernel has but
     /// another node owns ⇒ release it here.
     fn verify_local_ips(&mut self) {
+        if self.takeover_runs.is_disabled(Instant::now()) {
+            return;
+        }
         if !matches!(self.client.recmode(Pnn::CURRENT), Ok(RecMode::Normal)) {
             return;
         }
@@ -676,7 +734,12 @@ impl Recoverd {
             }
             self.need_takeover = true;
         }
+        if self.takeover_runs.is_disabled(Instant::now()) {
+            // Runs asked for meanwhile wait until runs are enabled again.
+            return Ok(());
+        }
         self.takeover_pass(nodemap);
+        self.run_in_progress = false;
         Ok(())
     }
 
@@ -720,6 +783,7 @@ impl Recoverd {
             return;
         }
         info!("Takeover run starting");
+        self.run_in_progress = true;
         let budget = step * 3;
         let deadline = Instant::now() + budget;
         let mut failed: Vec<Pnn> = Vec::new();
@@ -965,6 +1029,12 @@ impl Recoverd {
             match self.client.wait_replies(&pending, slice) {
                 Ok(r) => replies.extend(r),
                 Err(e) => return sent.iter().map(|(p, _, n)| (*p, Err(format!("{n}: {e}")))).collect(),
+            }
+            if self.run_in_progress {
+                // Refuse now rather than after the run: the sender retries.
+                for m in self.client.take_messages(srvid::DISABLE_TAKEOVER_RUNS) {
+                    self.on_disable_takeover_runs(&m.data);
+                }
             }
             if self.leadership.is_leader() && replies.len() < ids.len() {
                 let _ = self.broadcast(srvid::LEADER, self.own.0.to_le_bytes().to_vec());

@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rctdb_protocol::{decode, encode, FrameBuffer, Packet};
+use rctdb_protocol::{decode, encode, DisableRequest, FrameBuffer, Packet};
 use std::mem::discriminant;
 
 fn check_reencode(packet: &Packet) {
@@ -18,6 +18,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let chunk = usize::from(chunk).max(1);
+
+    // The fixed-layout srvid payload: decodes exactly what it encodes.
+    if let Some(r) = DisableRequest::decode(bytes) {
+        assert_eq!(r.encode(), bytes);
+    }
 
     if let Ok(Some((packet, used))) = decode(bytes) {
         assert!(used <= bytes.len());
