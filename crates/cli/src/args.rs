@@ -594,6 +594,47 @@ fn ip_mask(s: &str) -> Result<(IpAddr, u8), ArgError> {
 }
 
 /// Second stage: check every option and argument.
+/// The commands operators and monitoring scripts run most (`pnn`, `status`,
+/// `ip`, `leader`) with the usual options, parsed without clap: building
+/// clap's parser for ~60 subcommands costs about as much as the rest of
+/// the run. Anything else (or anything odd) returns `None` and goes through
+/// clap; the tests check that both give the same result.
+pub fn fast_path(argv: &[String]) -> Option<RawArgs> {
+    let mut node: Option<String> = None;
+    let (mut machine, mut json, mut verbose) = (false, false, false);
+    let mut words: Vec<&str> = Vec::new();
+    let mut it = argv.iter().skip(1).map(String::as_str);
+    while let Some(a) = it.next() {
+        match a {
+            "-X" | "--machineparsable" => machine = true,
+            "-j" | "--json" => json = true,
+            "-v" | "--verbose" => verbose = true,
+            "-n" | "--node" if node.is_none() => node = Some(it.next()?.to_string()),
+            w if !w.starts_with('-') => words.push(w),
+            _ => return None,
+        }
+    }
+    let command = match words.as_slice() {
+        ["pnn"] => RawCommand::Pnn,
+        ["status"] => RawCommand::Status,
+        ["leader"] | ["recmaster"] => RawCommand::Leader,
+        ["ip"] => RawCommand::Ip { all: None },
+        ["ip", "all"] => RawCommand::Ip { all: Some("all".to_string()) },
+        _ => return None,
+    };
+    Some(RawArgs {
+        node,
+        machine_parsable: machine,
+        machine_readable: false,
+        separator: None,
+        json,
+        timelimit: None,
+        maxruntime: None,
+        verbose,
+        command,
+    })
+}
+
 pub fn validate(raw: RawArgs) -> Result<Invocation, ArgError> {
     let target = match raw.node.as_deref() {
         None => Target::Local,
@@ -743,6 +784,55 @@ mod tests {
         let mut v = vec!["rctdb"];
         v.extend_from_slice(args);
         validate(RawArgs::try_parse_from(v).expect("clap accepts"))
+    }
+
+    #[test]
+    fn fast_path_agrees_with_clap() {
+        let cases: &[&[&str]] = &[
+            &["pnn"],
+            &["status"],
+            &["-X", "status"],
+            &["status", "-X"],
+            &["--json", "status"],
+            &["-j", "ip"],
+            &["ip"],
+            &["ip", "all"],
+            &["ip", "-v"],
+            &["-v", "ip", "all", "-X"],
+            &["-n", "2", "ip"],
+            &["-n", "all", "pnn"],
+            &["-n", "x", "ip"],
+            &["-X", "--json", "status"],
+            &["--node", "1", "status"],
+            &["leader"],
+            &["recmaster"],
+            &["-X", "-n", "0", "leader"],
+        ];
+        for c in cases {
+            let mut argv = vec!["rctdb".to_string()];
+            argv.extend(c.iter().map(|s| s.to_string()));
+            let fast = fast_path(&argv).map(validate);
+            assert_eq!(fast, Some(parse(c)), "{c:?}");
+        }
+        // Everything else is clap's, errors included.
+        let others: &[&[&str]] = &[
+            &["pnn", "extra"],
+            &["-Y", "status"],
+            &["-n"],
+            &["-n", "1", "-n", "2", "pnn"],
+            &["-t", "3", "pnn"],
+            &["-T", "0", "status"],
+            &["-x", ",", "-X", "status"],
+            &["ip", "bogus"],
+            &["nodestatus"],
+            &["--help"],
+            &[],
+        ];
+        for c in others {
+            let mut argv = vec!["rctdb".to_string()];
+            argv.extend(c.iter().map(|s| s.to_string()));
+            assert!(fast_path(&argv).is_none(), "{c:?}");
+        }
     }
 
     fn err(args: &[&str]) -> String {

@@ -110,9 +110,12 @@ fn main() {
     if argv.get(1).map(String::as_str) == Some("ipalloc") {
         std::process::exit(ipalloc(&argv[2..]));
     }
-    let raw = match args::RawArgs::try_parse() {
-        Ok(raw) => raw,
-        Err(e) => std::process::exit(clap_exit(&e)),
+    let raw = match args::fast_path(&argv) {
+        Some(raw) => raw,
+        None => match args::RawArgs::try_parse_from(&argv) {
+            Ok(raw) => raw,
+            Err(e) => std::process::exit(clap_exit(&e)),
+        },
     };
     let inv = match args::validate(raw) {
         Ok(inv) => inv,
