@@ -203,6 +203,22 @@ fn socket(domain: libc::c_int, ty: libc::c_int, proto: libc::c_int) -> io::Resul
     }
 }
 
+/// The packet socket for gratuitous ARPs, opened once and kept: closing
+/// an AF_PACKET socket waits for an RCU grace period in the kernel
+/// (`synchronize_net`, ~10-20 ms on a busy host), which blocked rctdbd's
+/// loop once per address taken over and per ARP round. Protocol 0: it
+/// only sends (no receive hook, nothing queues up on it); close-on-exec.
+fn packet_socket() -> io::Result<libc::c_int> {
+    static SOCKET: std::sync::OnceLock<Fd> = std::sync::OnceLock::new();
+    if let Some(fd) = SOCKET.get() {
+        return Ok(fd.0);
+    }
+    let fd = socket(libc::AF_PACKET, libc::SOCK_RAW, 0)?;
+    // A racing initialiser (none in our single-threaded daemons) wins; ours
+    // is then closed.
+    Ok(SOCKET.get_or_init(|| fd).0)
+}
+
 /// Is `ifname` a loopback interface? Nothing to announce there.
 fn is_loopback(ifname: &str) -> bool {
     std::fs::read_to_string(format!("/sys/class/net/{ifname}/type")).map(|t| t.trim() == "772").unwrap_or(false)
@@ -219,7 +235,7 @@ pub fn send_gratuitous_arp(ifname: &str, ip: std::net::Ipv4Addr) -> io::Result<(
     const ETH_P_ARP: u16 = 0x0806;
     let mac = interface_mac(ifname)?;
     let ifindex = interface_index(ifname)?;
-    let fd = socket(libc::AF_PACKET, libc::SOCK_RAW, (ETH_P_ARP.to_be()) as libc::c_int)?;
+    let fd = packet_socket()?;
     for (op, target_mac) in [(1u16, [0u8; 6]), (2u16, [0xff; 6])] {
         let mut f = Vec::with_capacity(42);
         f.extend_from_slice(&[0xff; 6]);
@@ -244,7 +260,7 @@ pub fn send_gratuitous_arp(ifname: &str, ip: std::net::Ipv4Addr) -> io::Result<(
         // SAFETY: buffer and address are valid for the given lengths.
         let r = unsafe {
             libc::sendto(
-                fd.0,
+                fd,
                 f.as_ptr() as *const libc::c_void,
                 f.len(),
                 0,
