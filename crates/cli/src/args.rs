@@ -635,6 +635,18 @@ pub fn fast_path(argv: &[String]) -> Option<RawArgs> {
     })
 }
 
+/// Can this run outlast `-T` at all? `pnn`, `status`, `leader` and `ip`
+/// (without `-v`) send at most 7 rounds of controls, each bounded by `-t`:
+/// when `-T` is at least that, the watchdog thread `-T` needs (a quarter of
+/// a millisecond of every run) is not started.
+pub fn needs_watchdog(inv: &Invocation) -> bool {
+    const MAX_ROUNDS: u32 = 7;
+    let Some(limit) = inv.options.max_runtime else { return false };
+    let few_rounds = matches!(inv.command, Command::Pnn | Command::Status | Command::Leader)
+        || matches!(inv.command, Command::Ip { .. }) && !inv.options.verbose;
+    !(few_rounds && inv.options.target != Target::All && limit >= inv.options.timeout * MAX_ROUNDS)
+}
+
 pub fn validate(raw: RawArgs) -> Result<Invocation, ArgError> {
     let target = match raw.node.as_deref() {
         None => Target::Local,
@@ -833,6 +845,18 @@ mod tests {
             argv.extend(c.iter().map(|s| s.to_string()));
             assert!(fast_path(&argv).is_none(), "{c:?}");
         }
+    }
+
+    #[test]
+    fn watchdog_only_where_a_run_can_outlast_the_limit() {
+        assert!(!needs_watchdog(&parse(&["pnn"]).unwrap()));
+        assert!(!needs_watchdog(&parse(&["-X", "status"]).unwrap()));
+        assert!(!needs_watchdog(&parse(&["ip", "all"]).unwrap()));
+        assert!(needs_watchdog(&parse(&["ip", "-v"]).unwrap()));
+        assert!(needs_watchdog(&parse(&["-n", "all", "status"]).unwrap()));
+        assert!(needs_watchdog(&parse(&["-T", "5", "status"]).unwrap()));
+        assert!(needs_watchdog(&parse(&["nodestatus"]).unwrap()));
+        assert!(!needs_watchdog(&parse(&["-T", "0", "nodestatus"]).unwrap()));
     }
 
     fn err(args: &[&str]) -> String {

@@ -128,7 +128,7 @@ fn main() {
             std::process::exit(e.status);
         }
     };
-    if let Some(limit) = inv.options.max_runtime {
+    if let Some(limit) = inv.options.max_runtime.filter(|_| args::needs_watchdog(&inv)) {
         start_watchdog(limit);
     }
     std::process::exit(run::run(&inv));
