@@ -77,6 +77,7 @@ impl Fencer {
     /// Words for `status`: what the addresses of `pnn` wait for.
     pub fn describe(&self, pnn: Pnn) -> String {
         match self.nodes.get(&pnn) {
+            Some(n) if n.fenced => "fenced".to_string(),
             Some(n) if n.running.is_some() => format!("waiting for the fence command (attempt {})", n.attempts + 1),
             Some(n) => match &n.last_error {
                 Some(e) => format!("waiting for the fence command ({} failed, last: {e})", n.attempts),
