@@ -40,7 +40,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub const CTDBD: &str = "/usr/sbin/ctdbd";
 pub const CTDB: &str = "/usr/bin/ctdb";
@@ -80,6 +80,38 @@ pub fn version() -> String {
         Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_string(),
         _ => "unknown".into(),
     }
+}
+
+/// Copy lines from `from` to `to`, each prefixed with the wall-clock time
+/// it was read (`<unix seconds>.<microseconds> `).
+fn stamp_lines(from: std::io::PipeReader, mut to: fs::File) {
+    use std::io::BufRead;
+    let mut r = std::io::BufReader::new(from);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match r.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+                let text = String::from_utf8_lossy(&line);
+                let _ = writeln!(to, "{}.{:06} {}", t.as_secs(), t.subsec_micros(), text.trim_end());
+            }
+        }
+    }
+}
+
+/// Lines of a ctdb node log containing `needle`, with their time.
+pub fn log_lines(log: &str, needle: &str) -> Vec<(SystemTime, String)> {
+    log.lines()
+        .filter(|l| l.contains(needle))
+        .filter_map(|l| {
+            let (stamp, rest) = l.split_once(' ')?;
+            let (s, us) = stamp.split_once('.')?;
+            let t = UNIX_EPOCH + Duration::from_secs(s.parse().ok()?) + Duration::from_micros(us.parse().ok()?);
+            Some((t, rest.to_string()))
+        })
+        .collect()
 }
 
 /// One host's CTDB.
@@ -123,6 +155,10 @@ impl CtdbNode {
         let mut log = OpenOptions::new().create(true).append(true).open(&self.log).expect("open ctdb log");
         let _ = writeln!(log, "=== harness: starting ctdbd in {} ===", self.netns);
         let log2 = log.try_clone().expect("dup log fd");
+        // `--interactive` logs to stderr without timestamps: a thread stamps
+        // each line as it arrives (see [`log_lines`]). ctdbd's helpers share
+        // the pipe; the thread ends when the last of them exits.
+        let (reader, writer) = std::io::pipe().expect("pipe for ctdbd's stderr");
         let d = |s: &str| self.dir.join(s).display().to_string();
         let script = "mount --bind \"$1\" /etc/ctdb && mount --bind \"$2\" /run/ctdb && \
                       mount --bind \"$3\" /var/lib/ctdb && exec setpriv --pdeathsig KILL -- \"$4\" --interactive";
@@ -134,11 +170,12 @@ impl CtdbNode {
             .env_remove("CTDB_TEST_MODE")
             .stdin(Stdio::null())
             .stdout(log)
-            .stderr(log2)
+            .stderr(writer)
             .process_group(0)
             .spawn()
             .unwrap_or_else(|e| panic!("ctdb node {}: cannot spawn ctdbd: {e}", self.index));
         *slot = Some(child);
+        std::thread::spawn(move || stamp_lines(reader, log2));
     }
 
     /// `kill -9` ctdbd alone and reap it; its helpers notice by themselves.

@@ -61,6 +61,50 @@ impl Image {
     }
 }
 
+/// 3x5 glyphs for axis labels: digits, `.`, `-`, `s`, `m` (bit 2 = left).
+fn glyph(c: char) -> Option<[u8; 5]> {
+    Some(match c {
+        '0' => [7, 5, 5, 5, 7],
+        '1' => [2, 6, 2, 2, 7],
+        '2' => [7, 1, 7, 4, 7],
+        '3' => [7, 1, 7, 1, 7],
+        '4' => [5, 5, 7, 1, 1],
+        '5' => [7, 4, 7, 1, 7],
+        '6' => [7, 4, 7, 5, 7],
+        '7' => [7, 1, 1, 1, 1],
+        '8' => [7, 5, 7, 5, 7],
+        '9' => [7, 5, 7, 1, 7],
+        '.' => [0, 0, 0, 0, 2],
+        '-' => [0, 0, 7, 0, 0],
+        's' => [0, 3, 6, 1, 6],
+        'm' => [0, 6, 7, 5, 5],
+        ' ' => [0; 5],
+        _ => return None,
+    })
+}
+
+impl Image {
+    /// Draw `text` with its top-left corner at (x, y), each font pixel a
+    /// `scale` x `scale` square; unknown characters are skipped. Returns
+    /// the x after the text.
+    pub fn text(&mut self, x: i64, y: i64, text: &str, scale: i64, c: Rgb) -> i64 {
+        let mut x = x;
+        for ch in text.chars() {
+            let Some(g) = glyph(ch) else { continue };
+            for (row, bits) in g.iter().enumerate() {
+                for col in 0..3 {
+                    if bits & (4 >> col) != 0 {
+                        let (px, py) = (x + col * scale, y + row as i64 * scale);
+                        self.fill(px, py, px + scale, py + scale, c);
+                    }
+                }
+            }
+            x += 4 * scale;
+        }
+        x
+    }
+}
+
 fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
     out.extend_from_slice(&(data.len() as u32).to_be_bytes());
     let start = out.len();
@@ -170,5 +214,9 @@ mod tests {
         assert_eq!(at(10, 5), [200, 0, 30]);
         assert_eq!(at(20, 5), [255, 255, 255]);
         assert_eq!(img.get(19, 8), [200, 0, 30]);
+        let mut img = Image::new(20, 10, [255, 255, 255]);
+        assert_eq!(img.text(1, 1, "1x0", 1, [0, 0, 0]), 9, "x is skipped");
+        assert_eq!(img.get(2, 1), [0, 0, 0]);
+        assert_eq!(img.get(1, 1), [255, 255, 255]);
     }
 }

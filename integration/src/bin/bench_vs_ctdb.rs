@@ -14,7 +14,9 @@
 //! each namespace every 5 ms). CTDB runs from Debian's `ctdb` package as
 //! `rctdb_integration::ctdb` describes. Every case builds a fresh cluster
 //! (3 hosts, 6 public addresses on pub0, the stock `00`, `01.reclock` and
-//! `10.interface` scripts, a cluster lock in a shared directory):
+//! `10.interface` scripts, a cluster lock in a shared directory); the
+//! clean stop is followed by the failback and then, on the cluster made
+//! whole again, the kill -9 of the leader:
 //!
 //! - **start**: all daemons spawned at once, until every address is up on
 //!   some host and `-X status` on every node shows every node OK (each
@@ -50,7 +52,7 @@
 
 use rctdb_integration::bench::fmt_duration;
 use rctdb_integration::ctdb::{self, CtdbCluster};
-use rctdb_integration::failover::{PubCluster, Sampler, Setup, Snapshot};
+use rctdb_integration::failover::{self, PubCluster, Sampler, Setup, Snapshot};
 use rctdb_integration::png::{Image, Rgb};
 use rctdb_integration::{bin_dir, describe, netns, process};
 use std::collections::BTreeSet;
@@ -58,7 +60,7 @@ use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 const NODES: usize = 3;
 const ALL: [usize; NODES] = [0, 1, 2];
@@ -88,11 +90,11 @@ enum Timing {
     Tight,
 }
 
+/// One cluster built per run of a case: the start, then its faults.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Case {
     Kill9,
-    Stop,
-    Leader,
+    StopLeader,
     LinkCut,
     LeaderTight,
     LinkCutTight,
@@ -100,14 +102,13 @@ enum Case {
 }
 
 impl Case {
-    const ALL: [Case; 7] =
-        [Case::Kill9, Case::Stop, Case::Leader, Case::LinkCut, Case::LeaderTight, Case::LinkCutTight, Case::Many];
+    const ALL: [Case; 6] =
+        [Case::Kill9, Case::StopLeader, Case::LinkCut, Case::LeaderTight, Case::LinkCutTight, Case::Many];
 
     fn key(self) -> &'static str {
         match self {
             Case::Kill9 => "kill9",
-            Case::Stop => "stop",
-            Case::Leader => "leader",
+            Case::StopLeader => "stop",
             Case::LinkCut => "linkcut",
             Case::LeaderTight => "leader-tight",
             Case::LinkCutTight => "linkcut-tight",
@@ -130,17 +131,14 @@ impl Case {
         }
     }
 
-    /// Slow for CTDB: run these `--runs` times; the others as often for
-    /// rctdb as `--rctdb-runs`.
-    fn row(self) -> Row {
-        match self {
-            Case::Kill9 => Row::Kill9,
-            Case::Stop => Row::Stop,
-            Case::Leader => Row::Leader,
-            Case::LinkCut => Row::LinkCut,
-            Case::LeaderTight => Row::LeaderTight,
-            Case::LinkCutTight => Row::LinkCutTight,
-            Case::Many => Row::Many,
+    /// Runs of this case: `--runs` for CTDB; for rctdb `--rctdb-runs` for
+    /// the quick tight cases, `--runs` for the rest; `--many-runs` for
+    /// the 254-address case.
+    fn runs(self, sys: Sys, o: &Opts) -> usize {
+        match (self, sys) {
+            (Case::Many, _) => o.many_runs,
+            (Case::LeaderTight | Case::LinkCutTight, Sys::Rctdb) => o.rctdb_runs,
+            _ => o.runs,
         }
     }
 }
@@ -162,13 +160,15 @@ enum Row {
     CliIp,
     CliStatusX,
     CliStatus,
+    CliVersion,
+    SpawnTrue,
     Wrapper,
     Pss,
     Monitor,
 }
 
 impl Row {
-    const ALL: [Row; 17] = [
+    const ALL: [Row; 19] = [
         Row::Start,
         Row::StartTight,
         Row::Stop,
@@ -183,6 +183,8 @@ impl Row {
         Row::CliIp,
         Row::CliStatusX,
         Row::CliStatus,
+        Row::CliVersion,
+        Row::SpawnTrue,
         Row::Wrapper,
         Row::Pss,
         Row::Monitor,
@@ -204,6 +206,8 @@ impl Row {
             Row::CliIp => "CLI `ip`",
             Row::CliStatusX => "CLI `-X status`",
             Row::CliStatus => "CLI `status`",
+            Row::CliVersion => "CLI `version` (no daemon contact)",
+            Row::SpawnTrue => "(`/bin/true` spawned the same way)",
             Row::Wrapper => "(wrapper `ip netns exec NS true`, not in the CLI rows)",
             Row::Pss => "memory per node (PSS, all its processes)",
             Row::Monitor => "one monitor cycle (sum of script durations)",
@@ -241,10 +245,17 @@ impl Row {
     }
 }
 
+/// Milliseconds from the start or fault to each named step (None: not
+/// logged).
+type Steps = Vec<(&'static str, Option<f64>)>;
+
 /// Samples per row, per system: seconds (bytes for PSS), or a failure.
 #[derive(Default)]
 struct Results {
     rows: Vec<(Sys, Row, Result<f64, String>)>,
+    /// Per sample: milliseconds from the start or fault to each step the
+    /// daemons log.
+    steps: Vec<(Sys, Row, Steps)>,
 }
 
 impl Results {
@@ -432,6 +443,38 @@ impl Bed {
         Ok(sum)
     }
 
+    /// Timed lines of node `i`'s log containing `needle`.
+    fn log_lines(&self, i: usize, needle: &str) -> Vec<(SystemTime, String)> {
+        match self {
+            Bed::R(pc) => failover::log_lines(&pc.node(i).log_text(), needle),
+            Bed::C(c) => ctdb::log_lines(&c.node(i).log_text(), needle),
+        }
+    }
+
+    /// Milliseconds after `since` of the first line containing `needle` on
+    /// each of `nodes`; the earliest (`last` false) or the latest of those.
+    fn step(&self, nodes: &[usize], needle: &str, since: SystemTime, last: bool) -> Option<f64> {
+        let firsts: Vec<f64> = nodes
+            .iter()
+            .filter_map(|&i| {
+                self.log_lines(i, needle)
+                    .into_iter()
+                    .filter(|(t, _)| *t >= since)
+                    .map(|(t, _)| failover::ms_between(since, t))
+                    .min_by(|a, b| a.total_cmp(b))
+            })
+            .collect();
+        if last && firsts.len() < nodes.len() {
+            return None;
+        }
+        let it = firsts.into_iter();
+        if last {
+            it.max_by(|a, b| a.total_cmp(b))
+        } else {
+            it.min_by(|a, b| a.total_cmp(b))
+        }
+    }
+
     fn proc_prefix(&self) -> &'static str {
         match self {
             Bed::R(_) => "rctdb",
@@ -440,24 +483,60 @@ impl Bed {
     }
 }
 
+/// What each system logs at each step: (step, rctdb needle, CTDB needle).
+type StepDef = (&'static str, &'static str, &'static str);
+
+/// Start: when the LAST node got there.
+const START_STEPS: [StepDef; 5] = [
+    ("daemon listening", "Listening on", "Listening to ctdb socket"),
+    ("first recovery done", "First recovery done", "Set runstate to STARTUP"),
+    ("startup event OK (RUNNING)", "startup event OK", "Set runstate to RUNNING"),
+    ("healthy (first monitor OK)", "monitor event OK - node re-enabled", "monitor event OK - node re-enabled"),
+    ("takes over its first address", "Took over IP", "Takeover of IP"),
+];
+
+/// Failover: the first survivor to get there.
+const FAILOVER_STEPS: [StepDef; 8] = [
+    ("a survivor marks the victim dead", "is dead", "is dead"),
+    ("election started", "starting an election", "Start election"),
+    ("new leader", "is now the leader", "Took cluster lock, leader="),
+    ("recovery started", "Recovery initiated", "Recovery initiated"),
+    ("recovery complete", "Recovery complete", "Recovery complete"),
+    ("takeover run started", "Takeover run starting", "Takeover run starting"),
+    ("first address taken over", "Took over IP", "Takeover of IP"),
+    ("takeover run complete", "Takeover run completed", "Takeover run completed"),
+];
+
+fn steps_of(bed: &Bed, defs: &[StepDef], nodes: &[usize], since: SystemTime, last: bool) -> Steps {
+    defs.iter()
+        .map(|(name, r, c)| {
+            let needle = if matches!(bed, Bed::R(_)) { r } else { c };
+            (*name, bed.step(nodes, needle, since, last))
+        })
+        .collect()
+}
+
 struct Opts {
     vs_ctdb: bool,
     runs: usize,
     rctdb_runs: usize,
+    many_runs: usize,
     only: Vec<String>,
     out: PathBuf,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: bench_vs_ctdb [--vs-ctdb] [--quick] [--runs N] [--rctdb-runs N] [--out DIR] [--only CASE]...\n\
-         cases: kill9 (also CLI, memory, monitor) stop (also failback) leader linkcut leader-tight linkcut-tight many"
+        "usage: bench_vs_ctdb [--vs-ctdb] [--quick] [--runs N] [--rctdb-runs N] [--many-runs N] [--out DIR] [--only CASE]...\n\
+         cases: kill9 (also CLI, memory, monitor) stop (then failback, then kill -9 of the leader) linkcut\n\
+         leader-tight linkcut-tight many"
     );
     std::process::exit(2)
 }
 
 fn main() {
-    let mut o = Opts { vs_ctdb: false, runs: 3, rctdb_runs: 5, only: Vec::new(), out: PathBuf::from(".") };
+    let mut o =
+        Opts { vs_ctdb: false, runs: 3, rctdb_runs: 5, many_runs: 1, only: Vec::new(), out: PathBuf::from(".") };
     let mut args = std::env::args().skip(1);
     let num = |v: Option<String>| v.and_then(|v| v.parse().ok()).filter(|n: &usize| *n > 0).unwrap_or_else(|| usage());
     while let Some(a) = args.next() {
@@ -466,9 +545,11 @@ fn main() {
             "--quick" => {
                 o.runs = 1;
                 o.rctdb_runs = 1;
+                o.many_runs = 1;
             }
             "--runs" => o.runs = num(args.next()),
             "--rctdb-runs" => o.rctdb_runs = num(args.next()),
+            "--many-runs" => o.many_runs = num(args.next()),
             "--out" => o.out = PathBuf::from(args.next().unwrap_or_else(|| usage())),
             "--only" => o.only.push(args.next().unwrap_or_else(|| usage())),
             _ => usage(),
@@ -495,7 +576,7 @@ fn main() {
     let mut res = Results::default();
     for &sys in &systems {
         for &case in &cases {
-            let runs = if sys == Sys::Ctdb { o.runs } else { o.rctdb_runs };
+            let runs = case.runs(sys, &o);
             for run in 0..runs {
                 eprintln!(
                     "{} {} run {}/{runs} ({:.0} s so far)",
@@ -516,15 +597,17 @@ fn run_case(sys: Sys, case: Case, first: bool, o: &Opts, res: &mut Results) {
     let sampler = Sampler::start(&bed.pc().namespaces(), POLL).expect("start the kernel sampler");
     let addrs = bed.pc().addrs.clone();
     // Start.
-    let t0 = Instant::now();
+    let (t0, w0) = (Instant::now(), SystemTime::now());
     for i in ALL {
         bed.spawn(i);
     }
     let start = measure_start(&bed, &sampler, &addrs, t0);
+    let first_row = case.faults()[0].1;
     match (start, case.timing()) {
         (Err(e), _) => {
-            res.add(sys, case.row(), Err(format!("start: {e}")));
+            res.add(sys, first_row, Err(format!("start: {e}")));
             eprintln!("{}", bed.report("start failed"));
+            save_logs(&bed, o, &format!("{}-{}-start", sys.name(), case.key()));
             return;
         }
         (Ok(s), Timing::Tight) => res.add(sys, Row::StartTight, Ok(s)),
@@ -534,28 +617,89 @@ fn run_case(sys: Sys, case: Case, first: bool, o: &Opts, res: &mut Results) {
         }
     }
     if let Err(e) = settle(&bed, &sampler, &addrs, &ALL, true) {
-        res.add(sys, case.row(), Err(format!("did not settle: {e}")));
+        res.add(sys, first_row, Err(format!("did not settle: {e}")));
         eprintln!("{}", bed.report("did not settle"));
         save_logs(&bed, o, &format!("{}-{}-settle", sys.name(), case.key()));
         return;
     }
+    if case.timing() == Timing::Default && case.addrs() == 6 {
+        res.steps.push((sys, Row::Start, steps_of(&bed, &START_STEPS, &ALL, w0, true)));
+    }
     if case == Case::Kill9 {
         extras(sys, &bed, res);
     }
+    for (k, (fault, row)) in case.faults().iter().copied().enumerate() {
+        if k > 0 {
+            // The cluster is whole again (failback): settle before the next
+            // fault.
+            if let Err(e) = settle(&bed, &sampler, &addrs, &ALL, true) {
+                res.add(sys, row, Err(format!("did not settle after the failback: {e}")));
+                save_logs(&bed, o, &format!("{}-{}-settle2", sys.name(), case.key()));
+                return;
+            }
+        }
+        let Some(victim) = apply_fault(&bed, &sampler, fault, row, first, o, res) else { return };
+        if fault == Fault::Stop && !failback(&bed, &sampler, victim, o, res) {
+            return;
+        }
+    }
+}
+
+/// A fault the driver applies to one node.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Fault {
+    /// `shutdown` of a non-leader.
+    Stop,
+    /// kill -9 of a non-leader's daemon.
+    Kill9,
+    /// kill -9 of the leader's daemon.
+    Kill9Leader,
+    /// A non-leader's cluster link (its switch port) down.
+    LinkCut,
+}
+
+impl Case {
+    /// The faults, in order, on one cluster, and the row each feeds. The
+    /// clean stop is followed by the failback, which makes the cluster
+    /// whole again for the kill -9 of the leader.
+    fn faults(self) -> &'static [(Fault, Row)] {
+        match self {
+            Case::Kill9 => &[(Fault::Kill9, Row::Kill9)],
+            Case::StopLeader => &[(Fault::Stop, Row::Stop), (Fault::Kill9Leader, Row::Leader)],
+            Case::LinkCut => &[(Fault::LinkCut, Row::LinkCut)],
+            Case::LeaderTight => &[(Fault::Kill9Leader, Row::LeaderTight)],
+            Case::LinkCutTight => &[(Fault::LinkCut, Row::LinkCutTight)],
+            Case::Many => &[(Fault::Kill9, Row::Many)],
+        }
+    }
+}
+
+/// Apply `fault` to a settled 3-node cluster and record the time until
+/// every address the victim held is up on a survivor. Returns the victim.
+fn apply_fault(
+    bed: &Bed,
+    sampler: &Sampler,
+    fault: Fault,
+    row: Row,
+    first: bool,
+    o: &Opts,
+    res: &mut Results,
+) -> Option<usize> {
+    let sys = if matches!(bed, Bed::R(_)) { Sys::Rctdb } else { Sys::Ctdb };
+    let addrs = bed.pc().addrs.clone();
     let leader = match bed.leader(&ALL) {
         Ok(l) => l,
         Err(e) => {
-            res.add(sys, case.row(), Err(e));
-            return;
+            res.add(sys, row, Err(e));
+            return None;
         }
     };
-    let victim = if matches!(case, Case::Leader | Case::LeaderTight) { leader } else { (leader + 1) % NODES };
+    let victim = if fault == Fault::Kill9Leader { leader } else { (leader + 1) % NODES };
     let survivors: Vec<usize> = ALL.iter().copied().filter(|&i| i != victim).collect();
-    let latest = sampler.latest();
-    let moved: Vec<Ipv4Addr> = latest.hosts[victim].iter().copied().collect();
-    let t_fault = Instant::now();
-    match case {
-        Case::Stop => {
+    let moved: Vec<Ipv4Addr> = sampler.latest().hosts[victim].iter().copied().collect();
+    let (t_fault, w_fault) = (Instant::now(), SystemTime::now());
+    match fault {
+        Fault::Stop => {
             let mut cmd = bed.cli_command(victim, &["shutdown"]);
             match cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn() {
                 Ok(mut child) => {
@@ -564,45 +708,59 @@ fn run_case(sys: Sys, case: Case, first: bool, o: &Opts, res: &mut Results) {
                 Err(e) => panic!("shutdown: {e}"),
             }
         }
-        Case::Kill9 | Case::Leader | Case::LeaderTight | Case::Many => bed.kill9(victim),
-        Case::LinkCut | Case::LinkCutTight => bed.pc().link_down(victim),
+        Fault::Kill9 | Fault::Kill9Leader => bed.kill9(victim),
+        Fault::LinkCut => bed.pc().link_down(victim),
     }
     let got = sampler
         .wait_for(t_fault, FAULT_LIMIT, |hosts| moved.iter().all(|a| survivors.iter().any(|&i| hosts[i].contains(a))));
     let Some(got) = got else {
-        res.add(sys, case.row(), Err(format!("addresses {moved:?} not up elsewhere within {FAULT_LIMIT:?}")));
+        res.add(sys, row, Err(format!("addresses {moved:?} not up elsewhere within {FAULT_LIMIT:?}")));
         eprintln!("{}", bed.report("no failover"));
-        save_logs(&bed, o, &format!("{}-{}", sys.name(), case.key()));
-        return;
+        save_logs(bed, o, &format!("{}-{row:?}", sys.name()));
+        return None;
     };
-    res.add(sys, case.row(), Ok((got.at - t_fault).as_secs_f64()));
-    if case == Case::Kill9 && first {
-        std::thread::sleep(Duration::from_millis(500));
+    res.add(sys, row, Ok((got.at - t_fault).as_secs_f64()));
+    // Let the logs catch up.
+    std::thread::sleep(Duration::from_millis(500));
+    res.steps.push((sys, row, steps_of(bed, &FAILOVER_STEPS, &survivors, w_fault, false)));
+    if row == Row::Kill9 && first {
         if let Err(e) = write_timeline(o, sys, &sampler.changes(), t_fault, got.at, victim, &addrs) {
             eprintln!("timeline: {e}");
         }
     }
-    if case != Case::Stop {
-        return;
-    }
-    // Failback: after the clean stop, once the survivors host everything.
-    if let Err(e) = settle(&bed, &sampler, &addrs, &survivors, true) {
+    Some(victim)
+}
+
+/// After the clean stop of `victim`: once the survivors host everything,
+/// spawn it again and record the time until it holds its share and no
+/// address is on two hosts. False if that failed.
+fn failback(bed: &Bed, sampler: &Sampler, victim: usize, o: &Opts, res: &mut Results) -> bool {
+    let sys = if matches!(bed, Bed::R(_)) { Sys::Rctdb } else { Sys::Ctdb };
+    let addrs = bed.pc().addrs.clone();
+    let survivors: Vec<usize> = ALL.iter().copied().filter(|&i| i != victim).collect();
+    if let Err(e) = settle(bed, sampler, &addrs, &survivors, true) {
         res.add(sys, Row::Failback, Err(format!("survivors did not settle: {e}")));
-        save_logs(&bed, o, &format!("{}-failback-settle", sys.name()));
-        return;
+        save_logs(bed, o, &format!("{}-failback-settle", sys.name()));
+        return false;
     }
     let share = addrs.len() / NODES;
-    let t_back = Instant::now();
+    let (t_back, w_back) = (Instant::now(), SystemTime::now());
     bed.spawn(victim);
     let got = sampler.wait_for(t_back, FAULT_LIMIT, |hosts| {
         hosts[victim].len() >= share && addrs.iter().all(|a| hosts.iter().filter(|h| h.contains(a)).count() == 1)
     });
     match got {
-        Some(g) => res.add(sys, Row::Failback, Ok((g.at - t_back).as_secs_f64())),
+        Some(g) => {
+            res.add(sys, Row::Failback, Ok((g.at - t_back).as_secs_f64()));
+            std::thread::sleep(Duration::from_millis(300));
+            res.steps.push((sys, Row::Failback, steps_of(bed, &START_STEPS, &[victim], w_back, true)));
+            true
+        }
         None => {
             res.add(sys, Row::Failback, Err(format!("node {victim} did not get {share} addresses back")));
             eprintln!("{}", bed.report("no failback"));
-            save_logs(&bed, o, &format!("{}-failback", sys.name()));
+            save_logs(bed, o, &format!("{}-failback", sys.name()));
+            false
         }
     }
 }
@@ -675,15 +833,16 @@ fn settle(bed: &Bed, sampler: &Sampler, addrs: &[Ipv4Addr], live: &[usize], stri
 
 /// CLI latency, PSS and the monitor cycle on a settled cluster.
 fn extras(sys: Sys, bed: &Bed, res: &mut Results) {
-    let cmds: [(Row, &[&str], usize); 4] = [
-        (Row::CliPnn, &["pnn"], 30),
-        (Row::CliIp, &["ip"], 30),
-        (Row::CliStatusX, &["-X", "status"], 30),
-        (Row::CliStatus, &["status"], if sys == Sys::Ctdb { 3 } else { 30 }),
+    let cmds: [(Row, Command, usize); 6] = [
+        (Row::CliPnn, bed.cli_command(0, &["pnn"]), 30),
+        (Row::CliIp, bed.cli_command(0, &["ip"]), 30),
+        (Row::CliStatusX, bed.cli_command(0, &["-X", "status"]), 30),
+        (Row::CliStatus, bed.cli_command(0, &["status"]), if sys == Sys::Ctdb { 3 } else { 30 }),
+        (Row::CliVersion, bed.cli_command(0, &["version"]), 30),
+        (Row::SpawnTrue, Command::new("/bin/true"), 30),
     ];
     let ns = bed.pc().node(0).netns.clone();
-    for (row, args, n) in cmds {
-        let cmd = bed.cli_command(0, args);
+    for (row, cmd, n) in cmds {
         let prog = cmd.get_program().to_owned();
         let argv: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
         let envs: Vec<_> = cmd.get_envs().map(|(k, v)| (k.to_owned(), v.map(|v| v.to_owned()))).collect();
@@ -809,16 +968,17 @@ fn write_timeline(
         }
         text.push('\n');
     }
-    let (width, row_h, gap, margin) = (900u32, 16u32, 4u32, 12u32);
-    let height = margin * 2 + addrs.len() as u32 * (row_h + gap) + 16;
+    let (width, row_h, gap, margin, left) = (900u32, 16u32, 4u32, 12u32, 44u32);
+    let height = margin * 2 + addrs.len() as u32 * (row_h + gap) + 40;
     let mut img = Image::new(width, height, [255, 255, 255]);
     let span = (to - from).as_secs_f64();
     let x_of = |t: Instant| -> i64 {
         let f = t.saturating_duration_since(from).as_secs_f64() / span;
-        margin as i64 + (f * (width - 2 * margin) as f64) as i64
+        left as i64 + (f * (width - left - margin) as f64) as i64
     };
     for (k, a) in addrs.iter().enumerate() {
         let y0 = (margin + k as u32 * (row_h + gap)) as i64;
+        img.text(4, y0 + 3, &format!(".{}", a.octets()[3]), 2, [60, 60, 60]);
         for (j, c) in shown.iter().enumerate() {
             let start = c.at.max(from);
             let end = shown.get(j + 1).map(|n| n.at).unwrap_or(to).min(to);
@@ -831,22 +991,43 @@ fn write_timeline(
             img.fill(x_of(start), y0, x_of(end).max(x_of(start) + 1), y0 + row_h as i64, colour);
         }
     }
-    // Time axis: a tick every 100 ms, a long one every second (t=0 at the
-    // fault), and the fault itself in red.
+    // Time axis (t = 0 at the fault): ticks, labels at a round step that
+    // leaves room for them, and the fault itself in red.
     let axis_y = (margin + addrs.len() as u32 * (row_h + gap)) as i64 + 2;
-    img.fill(margin as i64, axis_y, (width - margin) as i64, axis_y + 1, [0, 0, 0]);
-    let first_tick = (ms(from) / 100.0).ceil() as i64;
-    let last_tick = (ms(to) / 100.0).floor() as i64;
-    for k in first_tick..=last_tick {
-        let t = if k >= 0 {
-            fault + Duration::from_millis(k as u64 * 100)
+    img.fill(left as i64, axis_y, (width - margin) as i64, axis_y + 1, [0, 0, 0]);
+    let span_ms = span * 1000.0;
+    let label_ms = [100i64, 200, 500, 1000, 2000, 5000, 10_000, 20_000]
+        .into_iter()
+        .find(|st| span_ms / (*st as f64) <= 9.0)
+        .unwrap_or(50_000);
+    let tick_ms = (label_ms / 5).max(100);
+    let at = |k_ms: i64| -> Instant {
+        if k_ms >= 0 {
+            fault + Duration::from_millis(k_ms as u64)
         } else {
-            fault - Duration::from_millis((-k) as u64 * 100)
-        };
-        let len = if k % 10 == 0 { 10 } else { 4 };
-        img.fill(x_of(t), axis_y, x_of(t) + 1, axis_y + len, [0, 0, 0]);
+            fault.checked_sub(Duration::from_millis((-k_ms) as u64)).unwrap_or(from)
+        }
+    };
+    let (lo, hi) = ((ms(from) / tick_ms as f64).ceil() as i64, (ms(to) / tick_ms as f64).floor() as i64);
+    for k in lo..=hi {
+        let t_ms = k * tick_ms;
+        let x = x_of(at(t_ms));
+        let labelled = t_ms % label_ms == 0;
+        img.fill(x, axis_y, x + 1, axis_y + if labelled { 10 } else { 4 }, [0, 0, 0]);
+        if labelled {
+            let label = if label_ms < 1000 { format!("{t_ms}ms") } else { format!("{}s", t_ms / 1000) };
+            img.text(x + 2, axis_y + 6, &label, 2, [0, 0, 0]);
+        }
     }
     img.fill(x_of(fault) - 1, margin as i64 - 6, x_of(fault) + 1, axis_y + 12, [220, 0, 0]);
+    // Legend: the node colours, with the node number in each square.
+    let ly = axis_y + 24;
+    let mut lx = (width - margin) as i64 - 3 * 36;
+    for (i, c) in NODE_COLOURS.iter().enumerate() {
+        img.fill(lx, ly, lx + 30, ly + 14, *c);
+        img.text(lx + 11, ly + 2, &i.to_string(), 2, [255, 255, 255]);
+        lx += 36;
+    }
     std::fs::create_dir_all(&o.out).map_err(|e| e.to_string())?;
     let png = o.out.join(format!("benchmarks-{}.png", sys.name()));
     std::fs::write(&png, img.encode()).map_err(|e| format!("{}: {e}", png.display()))?;
@@ -925,6 +1106,43 @@ fn print_report(o: &Opts, systems: &[Sys], ctdb_missing: Option<&str>, res: &Res
             (None, _) => ("-".into(), "-".into()),
         };
         println!("| {} | {r} | {c} | {ratio} | {} | {goal} | {met} |", row.name(), row.reference());
+    }
+    println!("\nWhere the time goes: median ms after the start / fault at which the daemons log each step");
+    println!("(start and failback: the last node to get there; failover: the first survivor; - = not logged).");
+    for row in Row::ALL {
+        let per: Vec<(Sys, Vec<&Steps>)> = systems
+            .iter()
+            .map(|&sy| (sy, res.steps.iter().filter(|(s, r, _)| *s == sy && *r == row).map(|(_, _, v)| v).collect()))
+            .collect();
+        let Some(names) =
+            per.iter().find_map(|(_, v)| v.first()).map(|v| v.iter().map(|(n, _)| *n).collect::<Vec<_>>())
+        else {
+            continue;
+        };
+        println!("\n{}:", row.name());
+        let mut head = format!("  {:<36}", "step");
+        for (sy, v) in &per {
+            let _ = write!(head, " {:>14}", format!("{} (n={})", sy.name(), v.len()));
+        }
+        println!("{head}");
+        for name in names {
+            let mut line = format!("  {name:<36}");
+            for (_, v) in &per {
+                let mut xs: Vec<f64> =
+                    v.iter().filter_map(|st| st.iter().find(|(n, _)| *n == name).and_then(|(_, t)| *t)).collect();
+                xs.sort_by(|a, b| a.total_cmp(b));
+                let cell = median(&xs).map(|m| format!("{m:.1}")).unwrap_or_else(|| "-".into());
+                let _ = write!(line, " {cell:>14}");
+            }
+            println!("{line}");
+        }
+        let mut line = format!("  {:<36}", "measured (kernel addresses)");
+        for (sy, _) in &per {
+            let (ok, _) = res.values(*sy, row);
+            let cell = median(&ok).map(|m| format!("{:.1}", m * 1000.0)).unwrap_or_else(|| "-".into());
+            let _ = write!(line, " {cell:>14}");
+        }
+        println!("{line}");
     }
     let mut failures = Vec::new();
     for (s, row, v) in &res.rows {
