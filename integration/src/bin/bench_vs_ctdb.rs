@@ -42,8 +42,11 @@
 //! Timings: "default" uses each system's defaults (rctdb: no tunables,
 //! `leader timeout = 5`); "tight" the smallest each accepts: rctdb
 //! KeepaliveInterval=100ms KeepaliveLimit=3 `leader timeout = 500ms`
-//! MonitorInterval=1, CTDB KeepaliveInterval=1 KeepaliveLimit=1
-//! `leader timeout = 1` MonitorInterval=1 (whole seconds only).
+//! MonitorInterval=1, CTDB KeepaliveInterval=1 KeepaliveLimit=2
+//! `leader timeout = 2` MonitorInterval=1 (whole seconds only; CTDB accepts
+//! KeepaliveLimit=1 and `leader timeout = 1` but then never settles: peers
+//! are declared dead between two keepalives, and the leader, which
+//! broadcasts every second, misses its own 1 s deadline).
 //!
 //! `--out DIR` (default `.`) receives a timeline of the first kill -9 of a
 //! non-leader per system: `benchmarks-<system>.png` (rows = addresses, x =
@@ -323,10 +326,10 @@ impl Bed {
                     Timing::Tight => (
                         vec![
                             ("KeepaliveInterval".into(), "1".into()),
-                            ("KeepaliveLimit".into(), "1".into()),
+                            ("KeepaliveLimit".into(), "2".into()),
                             ("MonitorInterval".into(), "1".into()),
                         ],
-                        Some("1"),
+                        Some("2"),
                     ),
                 };
                 Bed::C(CtdbCluster::build(NODES, addrs, client, &tun, lt))
