@@ -20,10 +20,12 @@
 
 pub mod bench;
 pub mod cluster;
+pub mod ctdb;
 pub mod failover;
 pub mod leader;
 pub mod netns;
 pub mod partition;
+pub mod png;
 pub mod process;
 pub mod scripts;
 
