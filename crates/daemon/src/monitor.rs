@@ -3,18 +3,25 @@
 //! the event loop asks [`Monitor::due`], submits the event, and reports
 //! the result to [`Monitor::on_result`].
 //!
-//! Schedule: the first monitor 2 s after `startup` succeeds; after any
-//! health change the spacing restarts at 5 s and doubles up to
-//! `MonitorInterval`. A monitor that cannot run now (recovery, inactive,
-//! not RUNNING) is skipped and retried after the current spacing.
+//! Schedule: the first monitor 100 ms after `startup` succeeds (CTDB
+//! waits 2 s), then 2 s, doubling up to `MonitorInterval`; after any health
+//! change the spacing restarts at 5 s. A monitor that cannot run now
+//! (recovery, inactive, not RUNNING) or is cancelled by another event is
+//! retried after 250 ms while the node has not passed one yet (at start-up
+//! the recoveries of the other nodes joining would otherwise push a node's
+//! first healthy moment back by seconds), after the current spacing once
+//! it has.
 //! Health: HEALTHY only after a monitor passes; a failure makes the node
 //! UNHEALTHY; `MonitorTimeoutCount` consecutive timeouts count as a failure
 //! (and every further consecutive timeout too).
 
 use std::time::{Duration, Instant};
 
-const FIRST_DELAY: Duration = Duration::from_secs(2);
+const FIRST_DELAY: Duration = Duration::from_millis(100);
+const SECOND_DELAY: Duration = Duration::from_secs(2);
 const AFTER_CHANGE: Duration = Duration::from_secs(5);
+/// Retry of a skipped or cancelled monitor while not yet healthy.
+const RETRY_UNHEALTHY: Duration = Duration::from_millis(250);
 
 /// What one monitor run came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,8 +70,17 @@ impl Monitor {
 
     /// `startup` succeeded: schedule the first monitor.
     pub fn start(&mut self, now: Instant) {
-        self.next_interval = FIRST_DELAY;
+        self.next_interval = SECOND_DELAY;
         self.next_at = Some(now + FIRST_DELAY);
+    }
+
+    /// A monitor did not run (skipped or cancelled): when to try again.
+    fn retry(&mut self, now: Instant, interval: Duration) {
+        if self.healthy {
+            self.reschedule(now, interval);
+        } else {
+            self.next_at = Some(now + RETRY_UNHEALTHY.min(interval));
+        }
     }
 
     /// When the next monitor is due, if one is scheduled and none runs.
@@ -86,7 +102,7 @@ impl Monitor {
                     self.next_at = None;
                     true
                 } else {
-                    self.reschedule(now, interval);
+                    self.retry(now, interval);
                     false
                 }
             }
@@ -139,7 +155,11 @@ impl Monitor {
             }
             _ => {}
         }
-        self.reschedule(now, interval);
+        if result == MonitorResult::Cancelled {
+            self.retry(now, interval);
+        } else {
+            self.reschedule(now, interval);
+        }
         changes
     }
 
@@ -173,7 +193,7 @@ mod tests {
         let mut now = Instant::now();
         let mut m = Monitor::new();
         m.start(now);
-        assert_eq!(m.poll_timeout(), Some(now + Duration::from_secs(2)));
+        assert_eq!(m.poll_timeout(), Some(now + Duration::from_millis(100)));
         let (ch, next) = step(&mut m, &mut now, MonitorResult::Passed, 20);
         assert_eq!(ch, vec![HealthChange::BecameHealthy]);
         assert_eq!(next, Duration::from_secs(5));
@@ -220,9 +240,26 @@ mod tests {
         let now = Instant::now();
         let mut m = Monitor::new();
         m.start(now);
-        let t = now + Duration::from_secs(2);
+        let t = now + Duration::from_millis(100);
         assert!(!m.due(t, false, I));
-        assert_eq!(m.poll_timeout(), Some(t + Duration::from_secs(2)));
+        // Not healthy yet: soon again, without growing the spacing.
+        assert_eq!(m.poll_timeout(), Some(t + Duration::from_millis(250)));
+        let t = t + Duration::from_millis(250);
+        assert!(m.due(t, true, I));
+        m.on_result(t, MonitorResult::Cancelled, 20, I);
+        assert_eq!(m.poll_timeout(), Some(t + Duration::from_millis(250)));
+        // A failed first monitor: CTDB's spacing from 2 s.
+        let (ch, next) = {
+            let mut now = t + Duration::from_millis(250);
+            step(&mut m, &mut now, MonitorResult::Failed, 20)
+        };
+        assert_eq!((ch, next), (vec![], Duration::from_secs(2)));
+        // Once healthy, a skipped monitor waits the current spacing.
+        let mut now = t + Duration::from_secs(10);
+        step(&mut m, &mut now, MonitorResult::Passed, 20);
+        let due = m.poll_timeout().unwrap();
+        assert!(!m.due(due, false, I));
+        assert_eq!(m.poll_timeout(), Some(due + Duration::from_secs(10)));
     }
 
     proptest! {
@@ -238,7 +275,7 @@ mod tests {
             for r in results {
                 let r = [MonitorResult::Passed, MonitorResult::Failed, MonitorResult::TimedOut, MonitorResult::Cancelled][r as usize];
                 let (_, next) = step(&mut m, &mut now, r, limit);
-                prop_assert!(next >= Duration::from_secs(2) && next <= I);
+                prop_assert!(next >= RETRY_UNHEALTHY && next <= I);
                 match r {
                     MonitorResult::Passed => { expect = true; timeouts = 0; }
                     MonitorResult::Failed => { expect = false; timeouts = 0; }
