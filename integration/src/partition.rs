@@ -342,6 +342,11 @@ pub fn start_with_failover(
     mut conf: FailoverConf,
     fence: Option<FenceAction>,
 ) -> (PubCluster, Option<Fence>) {
+    let mut setup = setup;
+    if conf.lease_time.is_some() {
+        // Ours goes in our own [failover] section.
+        setup.lease_time = None;
+    }
     let n = setup.nodes;
     let to_start: Vec<usize> = (0..n).filter(|i| !setup.not_started.contains(i)).collect();
     let all: Vec<usize> = (0..n).collect();

@@ -152,7 +152,9 @@ fn main() {
 
 fn setup(s: Scenario) -> PubCluster {
     let st = if s == Scenario::Kill9Many { Setup::new(3, 254).without_client() } else { Setup::new(3, 6) };
-    st.fast().log_level("NOTICE").start()
+    let mut st = st.fast();
+    st.lease_time = Some("500ms".into());
+    st.log_level("NOTICE").start()
 }
 
 /// Wait until every node is healthy, every address is placed with every

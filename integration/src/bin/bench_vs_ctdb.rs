@@ -41,7 +41,7 @@
 //!
 //! Timings: "default" uses each system's defaults (rctdb: no tunables,
 //! `leader timeout = 5`); "tight" the smallest each accepts: rctdb
-//! KeepaliveInterval=100ms KeepaliveLimit=3 `leader timeout = 500ms`
+//! KeepaliveInterval=100ms KeepaliveLimit=3 `leader timeout = 500ms` `lease time = 500ms`
 //! MonitorInterval=1, CTDB KeepaliveInterval=1 KeepaliveLimit=2
 //! `leader timeout = 2` MonitorInterval=1 (whole seconds only; CTDB accepts
 //! KeepaliveLimit=1 and `leader timeout = 1` but then never settles: peers
@@ -316,7 +316,10 @@ impl Bed {
                         st.tunables.clear();
                         st.leader_timeout = "5".into();
                     }
-                    Timing::Tight => st = st.fast(),
+                    Timing::Tight => {
+                        st = st.fast();
+                        st.lease_time = Some("500ms".into());
+                    }
                 }
                 Bed::R(st.log_level("NOTICE").not_started(&ALL).start())
             }
