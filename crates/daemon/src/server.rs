@@ -775,6 +775,10 @@ impl Daemon {
                     }
                     self.nodes.mark_connected(pnn);
                     self.notify_node_map_changed();
+                    // A flag change broadcast while this peer was only
+                    // half-connected skipped it: tell it our flags again.
+                    let m = self.own_flags_message(pnn);
+                    self.send_to_peer(pnn, &Packet::Message(m));
                     info!(
                         "{}: connected to {} - {} connected",
                         self.own_addr,
