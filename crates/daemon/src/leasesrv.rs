@@ -129,8 +129,10 @@ impl Daemon {
         if !self.lease.must_release(now) {
             return;
         }
-        let kernel = rctdb_sys::kernel_addrs();
-        let held: Vec<IpAddr> = self.publicips.vnns().filter(|v| kernel.contains(&v.ip)).map(|v| v.ip).collect();
+        // The 100 ms snapshot: this runs at every turn of the loop while the
+        // node has no lease, and the margins are far larger.
+        let ips: Vec<IpAddr> = self.publicips.vnns().map(|v| v.ip).collect();
+        let held: Vec<IpAddr> = ips.into_iter().filter(|ip| self.kernel.has(*ip)).collect();
         if held.is_empty() {
             return;
         }
@@ -144,6 +146,7 @@ impl Daemon {
             self.release_all_ips();
         }
         if self.lease.expired(now) {
+            self.kernel.invalidate();
             // The release through the event scripts did not finish in
             // time: take the addresses off the interfaces directly.
             for ip in held {

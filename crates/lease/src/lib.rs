@@ -151,11 +151,17 @@ impl Grantor {
     }
 }
 
-/// How long a leader claim stays valid without renewal: three of the
-/// recovery daemon's broadcast intervals (it broadcasts every
-/// `leader timeout / 4`, between 20 ms and 1 s).
+/// How often the leader's recovery daemon broadcasts: four times per
+/// leader timeout (so one lost broadcast never starts an election),
+/// between 20 ms and 1 s.
+pub fn broadcast_interval(leader_timeout: Duration) -> Duration {
+    (leader_timeout / 4).clamp(Duration::from_millis(20), Duration::from_secs(1))
+}
+
+/// How long a leader claim stays valid without renewal: three broadcast
+/// intervals.
 pub fn claim_validity(leader_timeout: Duration) -> Duration {
-    (leader_timeout / 4).clamp(Duration::from_millis(20), Duration::from_secs(1)) * 3
+    broadcast_interval(leader_timeout) * 3
 }
 
 /// What the leader knows about a node that is no longer connected.

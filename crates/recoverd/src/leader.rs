@@ -167,7 +167,7 @@ impl Leadership {
     /// four times per leader timeout so one lost broadcast never triggers
     /// an election.
     pub fn broadcast_interval(&self) -> Duration {
-        (self.leader_timeout / 4).min(Duration::from_secs(1)).max(Duration::from_millis(20))
+        rctdb_lease::broadcast_interval(self.leader_timeout)
     }
 
     pub fn set_timeouts(&mut self, leader_timeout: Duration, election_timeout: Duration) {

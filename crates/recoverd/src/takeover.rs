@@ -29,10 +29,11 @@ pub fn decode_request(b: &[u8]) -> Option<(Pnn, u64)> {
 pub fn drop_public_addresses(why: &str) {
     let paths = rctdb_config::Paths::from_env();
     let Ok(cfg) = rctdb_config::PublicAddresses::load(&paths.public_addresses_file()) else { return };
+    let on = rctdb_sys::kernel_addr_ifaces();
     for a in &cfg.addrs {
         let ip = a.net.ip();
-        let Some(iface) = rctdb_sys::addr_iface(ip) else { continue };
-        match rctdb_sys::remove_addr(ip, a.net.prefix(), Some(&iface)) {
+        let Some(iface) = on.get(&ip) else { continue };
+        match rctdb_sys::remove_addr(ip, a.net.prefix(), Some(iface)) {
             Ok(()) => log::warn!("{why}: removed public address {ip} from {iface}"),
             Err(e) => log::error!("{why}: failed to remove public address {ip}: {e}"),
         }

@@ -470,35 +470,24 @@ mod checksum_tests {
 /// The IPv4 and IPv6 addresses on this host's interfaces (`getifaddrs`):
 /// the kernel's answer to "do I hold this address?".
 pub fn kernel_addrs() -> BTreeSet<IpAddr> {
-    let mut out = BTreeSet::new();
+    kernel_addr_ifaces().into_keys().collect()
+}
+
+/// Every local address with the interface it is on.
+pub fn kernel_addr_ifaces() -> std::collections::BTreeMap<IpAddr, String> {
+    let mut out = std::collections::BTreeMap::new();
     if let Ok(addrs) = nix::ifaddrs::getifaddrs() {
         for a in addrs {
             let Some(sa) = a.address else { continue };
-            if let Some(v4) = sa.as_sockaddr_in() {
-                out.insert(IpAddr::V4(v4.ip()));
-            } else if let Some(v6) = sa.as_sockaddr_in6() {
-                out.insert(IpAddr::V6(v6.ip()));
-            }
+            let ip = match (sa.as_sockaddr_in(), sa.as_sockaddr_in6()) {
+                (Some(v4), _) => IpAddr::V4(v4.ip()),
+                (_, Some(v6)) => IpAddr::V6(v6.ip()),
+                _ => continue,
+            };
+            out.entry(ip).or_insert(a.interface_name);
         }
     }
     out
-}
-
-/// The interface an address is on, if any.
-pub fn addr_iface(ip: IpAddr) -> Option<String> {
-    let addrs = nix::ifaddrs::getifaddrs().ok()?;
-    for a in addrs {
-        let Some(sa) = a.address else { continue };
-        let here = match (sa.as_sockaddr_in(), sa.as_sockaddr_in6()) {
-            (Some(v4), _) => IpAddr::V4(v4.ip()),
-            (_, Some(v6)) => IpAddr::V6(v6.ip()),
-            _ => continue,
-        };
-        if here == ip {
-            return Some(a.interface_name);
-        }
-    }
-    None
 }
 
 /// Take `ip/bits` off its interface (`iface`, or wherever it is) with
@@ -506,7 +495,7 @@ pub fn addr_iface(ip: IpAddr) -> Option<String> {
 /// has run out or rctdbd is gone. For IPv4, secondaries are promoted first
 /// so that deleting a primary address does not take the others along.
 pub fn remove_addr(ip: IpAddr, bits: u8, iface: Option<&str>) -> std::io::Result<()> {
-    let iface = match iface.map(str::to_string).or_else(|| addr_iface(ip)) {
+    let iface = match iface.map(str::to_string).or_else(|| kernel_addr_ifaces().remove(&ip)) {
         Some(i) => i,
         None => return Ok(()),
     };
